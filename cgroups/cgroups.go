@@ -1,0 +1,121 @@
+// Package cgroups is berth's adapter over github.com/opencontainers/cgroups:
+// it turns a spec's cgroupsPath and linux.resources into a cgroup on the
+// host, in whatever mode the host runs (unified v2, hybrid, legacy v1), and
+// gives later commands a handle on it from the paths recorded in state.json.
+// It never imports libcontainer; it returns errors and does not log.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	occg "github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule setters (v1 file, v2 eBPF)
+	"github.com/opencontainers/cgroups/manager"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrSystemdPath is returned for a "slice:prefix:name" cgroupsPath while the
+// systemd driver is not in use.
+var ErrSystemdPath = errors.New("cgroupsPath in the systemd form slice:prefix:name needs --systemd-cgroup")
+
+// Manager is one container's cgroup.
+type Manager struct {
+	m occg.Manager
+}
+
+// Config says where the cgroup goes and what it limits.
+type Config struct {
+	ID        string                // container ID: the default cgroup name
+	Path      string                // linux.cgroupsPath, may be empty
+	Resources *specs.LinuxResources // may be nil
+}
+
+// IsUnified reports whether the host runs cgroup v2 only.
+func IsUnified() bool { return occg.IsCgroup2UnifiedMode() }
+
+// New resolves the cgroup for cfg without touching the host. An empty path
+// means "<id>" below berth's own cgroup, as runc does; a relative path is
+// relative to berth's own cgroup; an absolute one to the hierarchy root.
+func New(cfg Config) (*Manager, error) {
+	cg := &occg.Cgroup{}
+	switch {
+	case cfg.Path == "":
+		cg.Name = cfg.ID
+	case strings.Count(cfg.Path, ":") == 2 && !strings.HasPrefix(cfg.Path, "/"):
+		return nil, fmt.Errorf("%w (got %q)", ErrSystemdPath, cfg.Path)
+	default:
+		cg.Path = cfg.Path
+	}
+	res, err := convertResources(cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	cg.Resources = res
+	m, err := manager.New(cg)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %s: %w", describe(cfg), err)
+	}
+	return &Manager{m: m}, nil
+}
+
+// Load returns the manager for a cgroup created earlier, from its paths.
+func Load(paths map[string]string) (*Manager, error) {
+	cg := &occg.Cgroup{Resources: &occg.Resources{SkipDevices: true}}
+	m, err := manager.NewWithPaths(cg, paths)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup %v: %w", paths, err)
+	}
+	return &Manager{m: m}, nil
+}
+
+func describe(cfg Config) string {
+	if cfg.Path != "" {
+		return cfg.Path
+	}
+	return cfg.ID
+}
+
+// Paths maps each controller ("" for the unified hierarchy) to its directory.
+func (m *Manager) Paths() map[string]string { return m.m.GetPaths() }
+
+// Apply creates the cgroup and moves pid into it, then applies the limits.
+func (m *Manager) Apply(pid int) error {
+	if err := m.m.Apply(pid); err != nil {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	c, err := m.m.GetCgroups()
+	if err != nil {
+		return err
+	}
+	if err := m.m.Set(c.Resources); err != nil {
+		return fmt.Errorf("apply cgroup limits: %w", err)
+	}
+	return nil
+}
+
+// Pids lists every process in the cgroup and its descendants.
+func (m *Manager) Pids() ([]int, error) { return m.m.GetAllPids() }
+
+// Paused reports whether the cgroup is frozen.
+func (m *Manager) Paused() bool {
+	st, err := m.m.GetFreezerState()
+	return err == nil && st == occg.Frozen
+}
+
+// Thaw unfreezes the cgroup, so that processes in it can be killed and reaped.
+func (m *Manager) Thaw() error { return m.m.Freeze(occg.Thawed) }
+
+// Exists reports whether the cgroup is still there.
+func (m *Manager) Exists() bool { return m.m.Exists() }
+
+// Destroy removes the cgroup directories. It retries while the kernel still
+// holds exiting processes, and is a no-op for directories already gone.
+func (m *Manager) Destroy() error {
+	if err := m.m.Destroy(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove cgroup: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,323 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/linux"
+)
+
+// CreateOpts are the options of `create` and `run`.
+type CreateOpts struct {
+	Root, ID, Bundle string
+	PidFile          string
+	ConsoleSocket    string
+	NoPivot          bool
+	NoNewKeyring     bool
+	PreserveFDs      int
+	// Foreground is `run` without --detach: the workload starts as soon as
+	// it is ready (no exec FIFO), stays berth's child, and a terminal is
+	// handed back to the caller instead of a console socket.
+	Foreground bool
+}
+
+// Init is a container whose init is set up and waiting for start.
+type InitProcess struct {
+	Container *Container
+	Console   *os.File // pty master, in the foreground with process.terminal
+	cmd       *exec.Cmd
+	sock      *syncSocket
+}
+
+// Create sets a container up from its bundle and leaves its init waiting for
+// `start`. On any error it removes everything it made: the init process,
+// the cgroup and the state directory.
+func Create(opts CreateOpts) (p *InitProcess, err error) {
+	if err := ValidateID(opts.ID); err != nil {
+		return nil, err
+	}
+	b, err := LoadBundle(opts.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTerminal(b.Spec, opts); err != nil {
+		return nil, err
+	}
+	cloneFlags, err := cloneFlagsOf(b.Spec)
+	if err != nil {
+		return nil, err
+	}
+	var cg *cgroups.Manager
+	cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: b.Spec.Linux.CgroupsPath, Resources: b.Spec.Linux.Resources})
+	if err != nil {
+		return nil, err
+	}
+	c, err := createDir(opts.Root, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Unlock()
+	p = &InitProcess{Container: c}
+	defer func() {
+		if err != nil {
+			p.abort(cg)
+			p = nil
+		}
+	}()
+	c.State = State{
+		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
+		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
+		CgroupPaths: cg.Paths(), Config: b.Spec,
+	}
+	// Recorded before anything is made, so that a create killed at any later
+	// point leaves enough behind for `delete --force` to undo it.
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	named := map[string]*os.File{}
+	if !opts.Foreground {
+		fifo, err := makeExecFifo(c.dir)
+		if err != nil {
+			return p, err
+		}
+		defer fifo.Close()
+		named[fdExecFifo] = fifo
+	}
+	parentSock, childSock, err := newSyncPair()
+	if err != nil {
+		return p, err
+	}
+	p.sock = parentSock
+	named[fdInitSock] = childSock.f
+	cmd := &exec.Cmd{
+		Path:   "/proc/self/exe",
+		Args:   []string{"berth", "init"},
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags:                 cloneFlags,
+			UidMappings:                idMap(b.Spec.Linux.UIDMappings),
+			GidMappings:                idMap(b.Spec.Linux.GIDMappings),
+			GidMappingsEnableSetgroups: true,
+		},
+	}
+	handOver(cmd, opts.PreserveFDs, named)
+	if err := cmd.Start(); err != nil {
+		childSock.Close()
+		return p, fmt.Errorf("start init: %w", err)
+	}
+	childSock.Close()
+	p.cmd = cmd
+	c.InitPID = cmd.Process.Pid
+	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
+		return p, fmt.Errorf("init process: %w", err)
+	}
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	// Init waits for its plan, so it runs no code of the container's before
+	// it is in the container's cgroup.
+	if err := cg.Apply(c.InitPID); err != nil {
+		return p, err
+	}
+	plan := &Plan{
+		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
+		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
+		PreserveFDs: opts.PreserveFDs,
+	}
+	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
+		return p, err
+	}
+	if err := p.awaitReady(opts); err != nil {
+		return p, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
+			return p, err
+		}
+	}
+	c.Creating = false
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	if !opts.Foreground {
+		p.sock.Close()
+	}
+	return p, nil
+}
+
+// awaitReady reads init's messages until it is ready or fails.
+func (p *InitProcess) awaitReady(opts CreateOpts) error {
+	for {
+		msg, fd, err := p.sock.recv()
+		if errors.Is(err, io.EOF) {
+			return p.initDied()
+		}
+		if err != nil {
+			return err
+		}
+		switch msg.Type {
+		case msgReady:
+			return nil
+		case msgError:
+			p.cmd.Wait()
+			return errors.New(msg.Error)
+		case msgConsole:
+			if fd < 0 {
+				return errors.New("init protocol: console message without a descriptor")
+			}
+			master := os.NewFile(uintptr(fd), "pty-master")
+			if opts.ConsoleSocket == "" {
+				p.Console = master
+				continue
+			}
+			err := sendConsole(opts.ConsoleSocket, master)
+			master.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("init protocol: unexpected %q message", msg.Type)
+		}
+	}
+}
+
+// initDied explains an init that closed the socket without a word.
+func (p *InitProcess) initDied() error {
+	if err := p.cmd.Wait(); err != nil {
+		return fmt.Errorf("container init exited during setup: %w", err)
+	}
+	return errors.New("container init exited during setup")
+}
+
+// abort undoes a failed create. Preconditions: lock held.
+func (p *InitProcess) abort(cg *cgroups.Manager) {
+	if p.sock != nil {
+		p.sock.Close()
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	if p.Console != nil {
+		p.Console.Close()
+	}
+	cg.Destroy()
+	os.RemoveAll(p.Container.dir)
+}
+
+// Start lets a foreground init exec the workload (the run path).
+func (p *InitProcess) Start() error {
+	defer p.sock.Close()
+	return p.sock.send(syncMsg{Type: msgStart}, -1)
+}
+
+// Wait waits for a foreground workload and returns its exit code, 128+N for
+// a death by signal N, as shells report it.
+func (p *InitProcess) Wait() (int, error) {
+	err := p.cmd.Wait()
+	st := p.cmd.ProcessState
+	if st == nil {
+		return -1, err
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return st.ExitCode(), nil
+}
+
+func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
+	switch {
+	case spec.Process.Terminal && opts.ConsoleSocket == "" && !opts.Foreground:
+		return errors.New("process.terminal is true: --console-socket is required to receive the terminal (or set terminal to false)")
+	case !spec.Process.Terminal && opts.ConsoleSocket != "":
+		return errors.New("--console-socket given but process.terminal is false")
+	}
+	return nil
+}
+
+var cloneFlagOf = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+}
+
+// cloneFlagsOf turns linux.namespaces into clone flags. The cgroup
+// namespace is unshared by init once it is inside its cgroup, so that the
+// namespace's root is the container's cgroup.
+func cloneFlagsOf(spec *specs.Spec) (uintptr, error) {
+	var flags uintptr
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path != "" {
+			return 0, fmt.Errorf("linux.namespaces: joining the %s namespace at %s is not supported yet", ns.Type, ns.Path)
+		}
+		switch ns.Type {
+		case specs.CgroupNamespace:
+		case specs.TimeNamespace:
+			return 0, errors.New("linux.namespaces: a new time namespace is not supported yet")
+		default:
+			flags |= cloneFlagOf[ns.Type]
+		}
+	}
+	return flags, nil
+}
+
+func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, e := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
+	}
+	return out
+}
+
+// makeExecFifo creates <dir>/exec.fifo and returns an O_PATH handle on it
+// for init, which reopens it for writing through /proc/self/fd.
+func makeExecFifo(dir string) (*os.File, error) {
+	path := filepath.Join(dir, execFifo)
+	if err := linux.Mkfifo(path, 0o600); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return f, nil
+}
+
+// writePidFile writes pid atomically, so a reader never sees a partial one.
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// sendConsole passes the pty master to the --console-socket listener with
+// SCM_RIGHTS, as runc does (the receiver gets one fd and its name).
+func sendConsole(socketPath string, master *os.File) error {
+	conn, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	defer unix.Close(conn)
+	if err := unix.Connect(conn, &unix.SockaddrUnix{Name: socketPath}); err != nil {
+		return fmt.Errorf("--console-socket %s: %w", socketPath, err)
+	}
+	if err := unix.Sendmsg(conn, []byte(master.Name()), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("--console-socket %s: send terminal: %w", socketPath, err)
+	}
+	return nil
+}

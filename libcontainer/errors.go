@@ -1,0 +1,17 @@
+package libcontainer
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; messages that reach the
+// user wrap them with the container ID or the offending field.
+var (
+	ErrInvalidID    = errors.New("invalid container id")
+	ErrExist        = errors.New("container already exists")
+	ErrNotExist     = errors.New("container does not exist")
+	ErrNotCreated   = errors.New("container is not in the created state")
+	ErrNotStopped   = errors.New("container is not stopped")
+	ErrNotRunning   = errors.New("container is not running")
+	ErrInvalidSpec  = errors.New("invalid configuration")
+	ErrLocked       = errors.New("container is being modified by another berth process")
+	ErrCorruptState = errors.New("container state is unreadable")
+)

@@ -1,0 +1,209 @@
+package libcontainer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/network"
+	"github.com/berth-project/berth/rootfs"
+)
+
+// Init is `berth init`: the child side of the init protocol, already in the
+// container's new namespaces. It never returns: it execs the workload or
+// reports the error to the parent and exits 1. It never touches state.json
+// and never logs; the parent prints the one error the user sees.
+func Init() {
+	// Capabilities and the exec below are per thread: stay on this one.
+	runtime.LockOSThread()
+	sock, err := inheritedFD(fdInitSock)
+	if err != nil || sock == nil {
+		fmt.Fprintln(os.Stderr, "berth init: run by berth itself only, not by hand")
+		os.Exit(1)
+	}
+	s := &syncSocket{f: sock}
+	err = initContainer(s)
+	if err != nil {
+		s.send(syncMsg{Type: msgError, Error: err.Error()}, -1)
+	}
+	os.Exit(1)
+}
+
+// initContainer runs the init steps in order. Each step's comment says why it
+// sits where it does.
+func initContainer(s *syncSocket) error {
+	msg, _, err := s.recv()
+	if err != nil {
+		return fmt.Errorf("read plan: %w", err)
+	}
+	if msg.Type != msgPlan || msg.Plan == nil {
+		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
+	}
+	plan := msg.Plan
+	spec := plan.Spec
+	proc := spec.Process
+	fifo, err := inheritedFD(fdExecFifo)
+	if err != nil {
+		return err
+	}
+
+	// The cgroup namespace is unshared only now that init is inside the
+	// container's cgroup, so that it becomes the namespace's root. (Only
+	// this thread moves; it is the one that execs.)
+	if hasNS(spec, specs.CgroupNamespace) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return os.NewSyscallError("unshare cgroup namespace", err)
+		}
+	}
+	// A new network namespace starts with lo down.
+	if hasNS(spec, specs.NetworkNamespace) && nsPath(spec, specs.NetworkNamespace) == "" {
+		if err := network.LoopbackUp(); err != nil {
+			return fmt.Errorf("loopback: %w", err)
+		}
+	}
+	// A session keyring of its own, so the container cannot read the
+	// host's keys through the inherited session keyring.
+	if !plan.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring(plan.ID); err != nil && !errors.Is(err, unix.ENOSYS) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	// Mounts and /dev, then pivot_root: from here on only the container's
+	// files are reachable.
+	r, err := rootfs.Prepare(rootfsConfig(plan))
+	if err != nil {
+		return err
+	}
+	if err := r.Enter(); err != nil {
+		return err
+	}
+	if err := r.Finalize(); err != nil {
+		return err
+	}
+	if spec.Hostname != "" {
+		if err := linux.Sethostname(spec.Hostname); err != nil {
+			return err
+		}
+	}
+	if spec.Domainname != "" {
+		if err := linux.Setdomainname(spec.Domainname); err != nil {
+			return err
+		}
+	}
+	if err := applySysctl(spec.Linux.Sysctl); err != nil {
+		return err
+	}
+	// The terminal is made inside the container's devpts, and the session
+	// before any privilege drop (TIOCSCTTY needs it only once).
+	if err := linux.Setsid(); err != nil {
+		return err
+	}
+	if proc.Terminal {
+		if err := setupConsole(s, proc); err != nil {
+			return err
+		}
+	}
+	// Resource limits and the OOM score while still privileged: raising a
+	// hard limit or lowering the score needs CAP_SYS_RESOURCE.
+	if err := setRlimits(proc.Rlimits); err != nil {
+		return err
+	}
+	if proc.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*proc.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	// No descriptor the workload was not meant to have survives exec
+	// (CVE-2024-21626: a leaked host directory fd let the workload escape).
+	if err := closeExecFrom(3 + plan.PreserveFDs); err != nil {
+		return err
+	}
+	// Drop privileges in runc's order: bounding set while CAP_SETPCAP is
+	// still held; keep permitted caps across setuid; switch user; then set
+	// the final effective/permitted/inheritable and ambient sets.
+	caps, err := newCapSet(proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := caps.dropBounding(); err != nil {
+		return err
+	}
+	if err := switchUser(proc); err != nil {
+		return err
+	}
+	if err := caps.apply(); err != nil {
+		return err
+	}
+	// cwd after the user switch, so the user's permissions are checked; the
+	// path is resolved inside the new root, never against a host fd.
+	if err := enterCwd(proc.Cwd); err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	env := processEnv(proc)
+	path, err := lookPath(proc.Args[0], env)
+	if err != nil {
+		return err
+	}
+	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
+		return err
+	}
+	if err := waitStart(s, fifo); err != nil {
+		return err
+	}
+	return linux.Exec(path, proc.Args, env)
+}
+
+// waitStart blocks until `berth start` (or run) says go: by opening the exec
+// FIFO's read end, or with a start message on the socket.
+func waitStart(s *syncSocket, fifo *os.File) error {
+	if fifo == nil {
+		msg, _, err := s.recv()
+		if err != nil {
+			return fmt.Errorf("wait for start: %w", err)
+		}
+		if msg.Type != msgStart {
+			return fmt.Errorf("init protocol: expected start, got %q", msg.Type)
+		}
+		return nil
+	}
+	// Reopen the O_PATH handle for writing: this blocks until a reader opens
+	// the FIFO, which is what `berth start` does.
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fifo.Fd()), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	fifo.Close()
+	if _, err := w.Write([]byte{0}); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	return nil
+}
+
+func rootfsConfig(plan *Plan) rootfs.Config {
+	spec := plan.Spec
+	return rootfs.Config{
+		Rootfs:        plan.Rootfs,
+		BundleDir:     plan.BundleDir,
+		Mounts:        spec.Mounts,
+		Propagation:   spec.Linux.RootfsPropagation,
+		Readonly:      spec.Root.Readonly,
+		Devices:       spec.Linux.Devices,
+		MaskedPaths:   spec.Linux.MaskedPaths,
+		ReadonlyPaths: spec.Linux.ReadonlyPaths,
+		CgroupPaths:   plan.CgroupPaths,
+		NewCgroupNS:   hasNS(spec, specs.CgroupNamespace),
+		InUserNS:      hasNS(spec, specs.UserNamespace),
+		NoPivot:       plan.NoPivot,
+	}
+}

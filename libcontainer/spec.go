@@ -1,0 +1,200 @@
+package libcontainer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Bundle is a loaded and validated OCI bundle.
+type Bundle struct {
+	Path   string      // absolute bundle directory
+	Rootfs string      // absolute host path of root.path
+	Spec   *specs.Spec // config.json as read
+}
+
+// LoadBundle reads <dir>/config.json and validates it. Every error names the
+// file and, for JSON errors, the line and column.
+func LoadBundle(dir string) (*Bundle, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle %q: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("bundle %s: %w", abs, unwrapPathErr(err))
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("bundle %s: not a directory", abs)
+	}
+	cfg := filepath.Join(abs, "config.json")
+	data, err := os.ReadFile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg, unwrapPathErr(err))
+	}
+	spec, err := ParseSpec(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg, err)
+	}
+	b := &Bundle{Path: abs, Spec: spec}
+	if err := b.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg, err)
+	}
+	return b, nil
+}
+
+// ParseSpec decodes config.json, reporting syntax and type errors with their
+// line and column.
+func ParseSpec(data []byte) (*specs.Spec, error) {
+	var spec specs.Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn):
+			line, col := lineCol(data, syn.Offset)
+			return nil, fmt.Errorf("%w: malformed JSON at line %d, column %d: %s", ErrInvalidSpec, line, col, syn.Error())
+		case errors.As(err, &typ):
+			line, col := lineCol(data, typ.Offset)
+			return nil, fmt.Errorf("%w: at line %d, column %d: field %q must be %s, not JSON %s", ErrInvalidSpec, line, col, typ.Field, typ.Type, typ.Value)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+	}
+	return &spec, nil
+}
+
+func lineCol(data []byte, off int64) (line, col int) {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	line = 1 + bytes.Count(data[:off], []byte("\n"))
+	col = int(off) - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+func unwrapPathErr(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// knownNamespaces are the linux.namespaces types berth can create or join.
+var knownNamespaces = map[specs.LinuxNamespaceType]bool{
+	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
+	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
+	specs.CgroupNamespace: true, specs.TimeNamespace: true,
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, a...))
+}
+
+func (b *Bundle) validate() error {
+	s := b.Spec
+	if s.Root == nil || s.Root.Path == "" {
+		return invalid("root.path is not set")
+	}
+	b.Rootfs = s.Root.Path
+	if !filepath.IsAbs(b.Rootfs) {
+		b.Rootfs = filepath.Join(b.Path, b.Rootfs)
+	}
+	if fi, err := os.Stat(b.Rootfs); err != nil {
+		return invalid("root.path %s: %v", b.Rootfs, unwrapPathErr(err))
+	} else if !fi.IsDir() {
+		return invalid("root.path %s: not a directory", b.Rootfs)
+	}
+	if err := validateProcess(s.Process); err != nil {
+		return err
+	}
+	if s.Linux == nil {
+		return invalid("linux section is missing")
+	}
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		if !knownNamespaces[ns.Type] {
+			return invalid("linux.namespaces: unknown namespace type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return invalid("linux.namespaces: %q is listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+			return invalid("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
+		}
+	}
+	if !seen[specs.MountNamespace] {
+		return invalid("linux.namespaces: a mount namespace is required (berth sets up the rootfs in one)")
+	}
+	if seen[specs.UserNamespace] && len(s.Linux.UIDMappings) == 0 && userNSPath(s) == "" {
+		return invalid("linux.namespaces: a new user namespace needs linux.uidMappings")
+	}
+	if !seen[specs.UserNamespace] && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {
+		return invalid("linux.uidMappings set without a user namespace")
+	}
+	if s.Hostname != "" && !seen[specs.UTSNamespace] {
+		return invalid("hostname %q set without a new uts namespace", s.Hostname)
+	}
+	for i, m := range s.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return invalid("mounts[%d]: destination %q is not absolute", i, m.Destination)
+		}
+	}
+	return nil
+}
+
+func validateProcess(p *specs.Process) error {
+	if p == nil {
+		return invalid("process is not set: nothing to run")
+	}
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		return invalid("process.args is empty: nothing to run")
+	}
+	if p.Cwd == "" {
+		return invalid("process.cwd is not set")
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return invalid("process.cwd %q is not absolute", p.Cwd)
+	}
+	for _, e := range p.Env {
+		if !strings.Contains(e, "=") {
+			return invalid("process.env entry %q is not KEY=value", e)
+		}
+	}
+	return nil
+}
+
+func userNSPath(s *specs.Spec) string {
+	return nsPath(s, specs.UserNamespace)
+}
+
+// nsPath returns the path of namespace t, "" if it is new or absent.
+func nsPath(s *specs.Spec, t specs.LinuxNamespaceType) string {
+	if s.Linux == nil {
+		return ""
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return ns.Path
+		}
+	}
+	return ""
+}
+
+// hasNS reports whether namespace t is listed (new or joined).
+func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}

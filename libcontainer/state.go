@@ -1,0 +1,266 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
+)
+
+// Files inside a container's state directory <root>/<id>.
+const (
+	stateFile = "state.json" // State, replaced atomically
+	execFifo  = "exec.fifo"  // exists from create until start: "created"
+)
+
+// State is what berth records about a container in state.json. Status is not
+// stored: it is derived from the process each time (see Container.Status).
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// InitPID is the host PID of the container's init (0 while creating);
+	// InitStart its start time in clock ticks after boot, so that a reused
+	// PID is never mistaken for the container.
+	InitPID   int    `json:"initPid"`
+	InitStart uint64 `json:"initStart"`
+	// Creating is true from the first write until init reports ready. A
+	// container left Creating by a create that died is "stopped".
+	Creating bool `json:"creating,omitempty"`
+	// CgroupPaths maps a controller ("" for the unified hierarchy) to the
+	// container's cgroup directory on the host.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// Config is the spec the container was created from, so that no later
+	// command needs to read config.json again.
+	Config *specs.Spec `json:"config"`
+}
+
+// Container is one entry under the state root. Methods whose doc says
+// "Preconditions: lock held" must be called between lock and unlock.
+type Container struct {
+	State
+	dir  string   // <root>/<id>
+	lock *os.File // the directory, flock'ed; nil when not held
+}
+
+// createDir makes <root>/<id> and takes its lock. The mkdir is the atomic
+// step that makes exactly one of many concurrent creates of one ID win.
+func createDir(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))
+	}
+	dir := filepath.Join(root, id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s", ErrExist, id)
+		}
+		return nil, fmt.Errorf("state dir %s: %w", dir, unwrapPathErr(err))
+	}
+	c := &Container{dir: dir, State: State{ID: id}}
+	if err := c.Lock(false); err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	return c, nil
+}
+
+// Load reads the container's state without locking. The state file is only
+// ever replaced by rename, so a reader sees a whole old or a whole new one.
+func Load(root, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	c := &Container{dir: filepath.Join(root, id), State: State{ID: id}}
+	if err := c.reload(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// reload re-reads state.json. A directory without a state file is a create
+// in progress (or one that died before writing it): it loads with InitPID 0.
+func (c *Container) reload() error {
+	data, err := os.ReadFile(filepath.Join(c.dir, stateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, derr := os.Stat(c.dir); derr != nil {
+				return fmt.Errorf("%w: %s", ErrNotExist, c.ID)
+			}
+			return nil
+		}
+		return fmt.Errorf("%w: %s: %v", ErrCorruptState, c.ID, unwrapPathErr(err))
+	}
+	var st State
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("%w: %s: %s: %v (delete it with 'berth delete --force %s')", ErrCorruptState, c.ID, stateFile, err, c.ID)
+	}
+	if st.ID != c.ID {
+		return fmt.Errorf("%w: %s: %s names container %q", ErrCorruptState, c.ID, stateFile, st.ID)
+	}
+	c.State = st
+	return nil
+}
+
+// Lock takes the container's flock. With nonblock it fails with ErrLocked
+// instead of waiting. It fails with ErrNotExist if the directory was removed
+// while we waited (a concurrent delete won).
+func (c *Container) Lock(nonblock bool) error {
+	f, err := os.OpenFile(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNotExist, c.ID)
+		}
+		return fmt.Errorf("lock %s: %w", c.dir, unwrapPathErr(err))
+	}
+	how := unix.LOCK_EX
+	if nonblock {
+		how |= unix.LOCK_NB
+	}
+	if err := linux.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return fmt.Errorf("%w: %s", ErrLocked, c.ID)
+		}
+		return fmt.Errorf("lock %s: %w", c.dir, err)
+	}
+	var held, now unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(c.dir, &now) != nil || held.Ino != now.Ino {
+		f.Close()
+		return fmt.Errorf("%w: %s", ErrNotExist, c.ID)
+	}
+	c.lock = f
+	return nil
+}
+
+// Unlock releases the lock; safe to call when it is not held.
+func (c *Container) Unlock() {
+	if c.lock != nil {
+		c.lock.Close()
+		c.lock = nil
+	}
+}
+
+// save writes state.json: temp file, fsync, rename.
+// Preconditions: lock held.
+func (c *Container) save() error {
+	data, err := json.Marshal(&c.State)
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(filepath.Join(c.dir, stateFile), data, 0o600)
+}
+
+// writeFileAtomic replaces path with data so that readers see the old or the
+// new content, never a mix, even across a crash.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, unwrapPathErr(err))
+	}
+	name := tmp.Name()
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(mode)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(name, path)
+	}
+	if err != nil {
+		os.Remove(name)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Dir is the container's state directory.
+func (c *Container) Dir() string { return c.dir }
+
+// List loads every container under root. Entries that cannot be read are
+// returned with their error so that `list` can show them instead of failing.
+func List(root string) ([]*Container, []error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, []error{fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))}
+	}
+	var out []*Container
+	var errs []error
+	for _, e := range ents {
+		if !e.IsDir() || ValidateID(e.Name()) != nil {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			if errors.Is(err, ErrNotExist) {
+				continue // deleted while we listed
+			}
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, errs
+}
+
+// StatePaused is the status runc reports for a frozen container; the
+// runtime spec itself has no word for it.
+const StatePaused specs.ContainerState = "paused"
+
+// Report is the state as `berth state` and `berth list --format json` print
+// it: the OCI state plus runc's extra fields.
+type Report struct {
+	OCIVersion  string               `json:"ociVersion"`
+	ID          string               `json:"id"`
+	PID         int                  `json:"pid"`
+	Status      specs.ContainerState `json:"status"`
+	Bundle      string               `json:"bundle"`
+	Rootfs      string               `json:"rootfs"`
+	Created     time.Time            `json:"created"`
+	Annotations map[string]string    `json:"annotations,omitempty"`
+	Owner       string               `json:"owner"`
+}
+
+// Report derives the container's current state for printing.
+func (c *Container) Report() Report {
+	st := c.Status()
+	r := Report{
+		OCIVersion: c.OCIVersion, ID: c.ID, Status: st, Bundle: c.Bundle, Rootfs: c.Rootfs,
+		Created: c.Created, Annotations: c.Annotations, Owner: ownerOf(c.dir),
+	}
+	if st != specs.StateStopped {
+		r.PID = c.InitPID
+	}
+	return r
+}
+
+func ownerOf(dir string) string {
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return ""
+	}
+	if st.Uid == 0 {
+		return "root"
+	}
+	return fmt.Sprint(st.Uid)
+}

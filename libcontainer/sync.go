@@ -1,0 +1,141 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The init protocol. The parent (create/run/exec) and `berth init` talk over
+// a SOCK_SEQPACKET socketpair: one JSON syncMsg per datagram, file
+// descriptors attached with SCM_RIGHTS.
+//
+//	step  from    type        payload          meaning
+//	1     parent  plan        Plan             everything init needs; sent once init is in its cgroup
+//	2     init    console     fd: pty master   only when process.terminal is true
+//	3     init    ready       -                setup done; init now waits for start
+//	4     parent  start       -                only with Plan.StartBySocket (run): exec now
+//	-     init    error       Error            setup failed; init exits 1 and the parent cleans up
+//
+// Init closes the socket when it execs (CLOEXEC), so the parent reads EOF
+// once the workload runs. Any EOF before "ready" means init died.
+const (
+	msgPlan    = "plan"
+	msgConsole = "console"
+	msgReady   = "ready"
+	msgStart   = "start"
+	msgError   = "error"
+)
+
+type syncMsg struct {
+	Type  string `json:"type"`
+	Plan  *Plan  `json:"plan,omitempty"`
+	Error string `json:"error,omitempty"`
+}
+
+// Plan is the spec plus what the parent resolved on the host side: what
+// `berth init` needs and cannot (or must not) find out itself.
+type Plan struct {
+	ID            string            `json:"id"`
+	Spec          *specs.Spec       `json:"spec"`
+	Rootfs        string            `json:"rootfs"`
+	BundleDir     string            `json:"bundleDir"`
+	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
+	NoPivot       bool              `json:"noPivot,omitempty"`
+	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
+	StartBySocket bool              `json:"startBySocket,omitempty"`
+	PreserveFDs   int               `json:"preserveFds,omitempty"`
+}
+
+// maxMsg bounds one datagram; the socket buffers are raised to match so a
+// large spec (a long seccomp profile) fits in one plan message.
+const maxMsg = 4 << 20
+
+type syncSocket struct{ f *os.File }
+
+func newSyncPair() (parent, child *syncSocket, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	for _, fd := range fds {
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, maxMsg)
+		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, maxMsg)
+	}
+	return &syncSocket{os.NewFile(uintptr(fds[0]), "init-sock-parent")},
+		&syncSocket{os.NewFile(uintptr(fds[1]), "init-sock-child")}, nil
+}
+
+func (s *syncSocket) Close() error { return s.f.Close() }
+
+// send writes one message, with an optional fd attached.
+func (s *syncSocket) send(m syncMsg, fd int) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("encode %s message: %w", m.Type, err)
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	for {
+		err = unix.Sendmsg(int(s.f.Fd()), data, oob, nil, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("send %s message: %w", m.Type, os.NewSyscallError("sendmsg", err))
+	}
+	return nil
+}
+
+// recv reads one message and the fd attached to it (-1 if none). It returns
+// io.EOF when the peer has closed its end.
+func (s *syncSocket) recv() (syncMsg, int, error) {
+	var m syncMsg
+	// Peek with MSG_TRUNC for the datagram's real size, then read it whole.
+	size, _, err := s.recvmsg(nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	if err != nil {
+		return m, -1, err
+	}
+	buf := make([]byte, size)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, err := s.recvmsg(buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return m, -1, err
+	}
+	if n == 0 {
+		return m, -1, io.EOF
+	}
+	fd := -1
+	if oobn > 0 {
+		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) > 0 {
+			if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) > 0 {
+				fd = fds[0]
+			}
+		}
+	}
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return m, -1, fmt.Errorf("decode init message: %w", err)
+	}
+	return m, fd, nil
+}
+
+func (s *syncSocket) recvmsg(buf, oob []byte, flags int) (n, oobn int, err error) {
+	for {
+		n, oobn, _, _, err = unix.Recvmsg(int(s.f.Fd()), buf, oob, flags)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	return n, oobn, os.NewSyscallError("recvmsg", err)
+}

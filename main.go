@@ -1,0 +1,146 @@
+// Command berth is a daemonless OCI container runtime with runc's command
+// line. Each command file holds one verb: it parses flags and makes one
+// library call.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-project/berth/libcontainer"
+)
+
+// Set at build time by the Makefile.
+var (
+	version = "0.1.0-dev"
+	commit  = "unknown"
+)
+
+func init() {
+	// `berth init` changes per-thread state (capabilities) and then execs:
+	// keep it on the main thread from the very start.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.GOMAXPROCS(1)
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init() // never returns
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		os.Exit(reportError(err))
+	}
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		fmt.Printf("berth version %s\ncommit: %s\nspec: %s\ngo: %s\n", version, commit, specs.Version, runtime.Version())
+	}
+	return &cli.App{
+		Name:                   "berth",
+		Usage:                  "a daemonless OCI container runtime",
+		Version:                version,
+		UseShortOptionHandling: true,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory holding container state"},
+			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd (not supported yet)"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; unused"},
+		},
+		Before: setupGlobal,
+		Commands: []*cli.Command{
+			createCommand, startCommand, runCommand, stateCommand, listCommand,
+			killCommand, deleteCommand, specCommand,
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors, once
+	}
+}
+
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+			return dir + "/berth"
+		}
+	}
+	return "/run/berth"
+}
+
+func setupGlobal(c *cli.Context) error {
+	switch c.String("log-format") {
+	case "text":
+	case "json":
+		logrus.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
+	}
+	if path := c.String("log"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("--log %s: %w", path, err)
+		}
+		logrus.SetOutput(f)
+	}
+	if c.Bool("debug") {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	if c.Bool("systemd-cgroup") {
+		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
+	}
+	switch c.String("rootless") {
+	case "auto", "false":
+	case "true":
+		if os.Geteuid() != 0 {
+			return errors.New("--rootless: rootless containers are not supported yet")
+		}
+	default:
+		return fmt.Errorf("--rootless %q: must be true, false or auto", c.String("rootless"))
+	}
+	return nil
+}
+
+// exitCode carries a workload's exit status out of `run` without an error
+// message.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// reportError prints err once, as one line, to stderr and to the log file
+// when there is one, and returns the process exit code.
+func reportError(err error) int {
+	var code exitCode
+	if errors.As(err, &code) {
+		return int(code)
+	}
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	if logrus.StandardLogger().Out != os.Stderr {
+		logrus.Error(msg)
+	}
+	fmt.Fprintln(os.Stderr, "berth: "+msg)
+	return 1
+}
+
+// oneID checks that a command got exactly the container ID it needs.
+func oneID(c *cli.Context, extra ...string) (string, error) {
+	want := 1 + len(extra)
+	if c.NArg() < 1 {
+		return "", fmt.Errorf("%s: missing container ID (usage: berth %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+	}
+	if c.NArg() > want {
+		return "", fmt.Errorf("%s: too many arguments %q (usage: berth %s %s)", c.Command.Name, c.Args().Slice()[want:], c.Command.Name, c.Command.ArgsUsage)
+	}
+	id := c.Args().First()
+	return id, libcontainer.ValidateID(id)
+}

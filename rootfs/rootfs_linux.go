@@ -1,0 +1,286 @@
+// Package rootfs builds a container's filesystem view inside its new mount
+// namespace: the spec's mounts in order, /dev, pivot_root, and the masked and
+// read-only paths. Every mount target is created and opened inside the
+// rootfs without following links out of it (openat2 RESOLVE_IN_ROOT through
+// filepath-securejoin), and the mount goes onto /proc/self/fd/N of that
+// handle, so a symlink swapped in by the image or a racing process cannot
+// redirect it to the host (CVE-2021-30465 class).
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
+)
+
+// Config is what the rootfs stage needs from the container's plan.
+type Config struct {
+	Rootfs        string // host path of the rootfs
+	BundleDir     string // relative bind sources are relative to it
+	Mounts        []specs.Mount
+	Propagation   string // linux.rootfsPropagation
+	Readonly      bool   // root.readonly
+	Devices       []specs.LinuxDevice
+	MaskedPaths   []string
+	ReadonlyPaths []string
+	CgroupPaths   map[string]string // the container's cgroup dirs, for "cgroup" mounts
+	NewCgroupNS   bool
+	InUserNS      bool
+	NoPivot       bool
+}
+
+// Rootfs is the rootfs being set up. Its methods run in the init stage, in
+// the container's mount namespace.
+type Rootfs struct {
+	cfg    Config
+	rootFd *os.File // the rootfs directory, after it is bind-mounted on itself
+}
+
+// Prepare makes the mount namespace private to the container, binds the
+// rootfs onto itself (pivot_root needs a mount point), then performs the
+// spec's mounts in order and populates /dev.
+func Prepare(cfg Config) (*Rootfs, error) {
+	// MS_SLAVE (or the spec's choice) first, so nothing done here leaks to
+	// the host's mount table.
+	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
+	if cfg.Propagation != "" {
+		f, ok := PropagationFlag(cfg.Propagation)
+		if !ok {
+			return nil, fmt.Errorf("linux.rootfsPropagation %q is not a propagation mode", cfg.Propagation)
+		}
+		prop = f
+	}
+	if err := linux.Mount("", "/", "", prop, ""); err != nil {
+		return nil, fmt.Errorf("make / %s: %w", cfg.Propagation, err)
+	}
+	if err := makeParentPrivate(cfg.Rootfs); err != nil {
+		return nil, err
+	}
+	if err := linux.Mount(cfg.Rootfs, cfg.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return nil, fmt.Errorf("bind rootfs: %w", err)
+	}
+	fd, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open rootfs: %w", err)
+	}
+	r := &Rootfs{cfg: cfg, rootFd: fd}
+	setupDev := true
+	for i, m := range cfg.Mounts {
+		if err := r.mount(m); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("mounts[%d] %s on %s: %w", i, m.Type, m.Destination, err)
+		}
+		if filepath.Clean(m.Destination) == "/dev" && parseOptions(m.Options, m.Type).bind {
+			setupDev = false // the host's /dev was bound in on purpose
+		}
+	}
+	if setupDev {
+		if err := r.createDevices(); err != nil {
+			r.Close()
+			return nil, err
+		}
+		if err := r.ptmxLink(); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Close releases the rootfs handle.
+func (r *Rootfs) Close() {
+	if r.rootFd != nil {
+		r.rootFd.Close()
+		r.rootFd = nil
+	}
+}
+
+// makeParentPrivate makes the mount holding rootfs private when it is
+// shared: pivot_root refuses a new root whose parent mount is shared.
+func makeParentPrivate(rootfs string) error {
+	for dir := rootfs; ; dir = filepath.Dir(dir) {
+		err := unix.Mount("", dir, "", unix.MS_PRIVATE, "")
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINVAL) || dir == "/" {
+			return &os.PathError{Op: "make private", Path: dir, Err: err}
+		}
+		// EINVAL: dir is not a mount point; try its parent.
+	}
+}
+
+// mkdirAll creates unsafePath (and parents) as directories inside the rootfs
+// and returns an O_PATH handle on it.
+func (r *Rootfs) mkdirAll(unsafePath string) (*os.File, error) {
+	f, err := pathrs.MkdirAllHandle(r.rootFd, unsafePath, 0o755)
+	if err != nil {
+		return nil, fmt.Errorf("mkdir %s in rootfs: %w", unsafePath, err)
+	}
+	return f, nil
+}
+
+// mountTarget creates the destination (a directory, or an empty file when
+// the source is not a directory) and returns a handle on it.
+func (r *Rootfs) mountTarget(dest string, dir bool) (*os.File, error) {
+	if dir {
+		return r.mkdirAll(dest)
+	}
+	parent, err := r.mkdirAll(filepath.Dir(dest))
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	return createFileAt(parent, filepath.Base(dest))
+}
+
+// createFileAt makes an empty file name in parent (an existing one is kept)
+// and returns an O_PATH handle on it that did not follow a symlink.
+func createFileAt(parent *os.File, name string) (*os.File, error) {
+	fd, err := unix.Openat(int(parent.Fd()), name, unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	switch {
+	case err == nil:
+		unix.Close(fd)
+	case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENXIO), errors.Is(err, unix.EACCES):
+		// an existing directory or node: fine, open it below
+	default:
+		return nil, &os.PathError{Op: "create", Path: name, Err: err}
+	}
+	fd, err = unix.Openat(int(parent.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// procFdPath names a handle for mount(2) without re-resolving its path.
+func procFdPath(f *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+func (r *Rootfs) mount(m specs.Mount) error {
+	o := parseOptions(m.Options, m.Type)
+	if m.Type == "cgroup" || m.Type == "cgroup2" {
+		return r.mountCgroup(m, o)
+	}
+	if o.bind {
+		return r.bindMount(m, o)
+	}
+	target, err := r.mountTarget(m.Destination, true)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	err = linux.Mount(m.Source, procFdPath(target), m.Type, o.flags, o.dataString())
+	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
+		// sysfs cannot be mounted without owning the network namespace
+		// (a user namespace sharing the host's): bind the host's instead.
+		err = linux.Mount("/sys", procFdPath(target), "bind", unix.MS_BIND|unix.MS_REC, "")
+		if err == nil {
+			err = r.remountAt(m.Destination, o.flags|unix.MS_BIND)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return r.setPropagation(m.Destination, o)
+}
+
+func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
+	source := m.Source
+	if !filepath.IsAbs(source) {
+		source = filepath.Join(r.cfg.BundleDir, source)
+	}
+	fi, err := os.Stat(source)
+	if err != nil {
+		return fmt.Errorf("bind source: %w", err)
+	}
+	target, err := r.mountTarget(m.Destination, fi.IsDir())
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	flags := uintptr(unix.MS_BIND)
+	if o.recursive {
+		flags |= unix.MS_REC
+	}
+	if err := linux.Mount(source, procFdPath(target), "bind", flags, ""); err != nil {
+		return err
+	}
+	// Bind mounts ignore every flag but MS_REC on creation; the others take
+	// a remount of the new mount.
+	if o.flags&^unix.MS_REMOUNT != 0 {
+		if err := r.remountAt(m.Destination, o.flags|unix.MS_BIND); err != nil {
+			return err
+		}
+	}
+	return r.setPropagation(m.Destination, o)
+}
+
+// openMounted opens dest again after something was mounted on it: a handle
+// taken before the mount names the directory underneath, not the new mount.
+func (r *Rootfs) openMounted(dest string) (*os.File, error) {
+	f, err := pathrs.OpenatInRoot(r.rootFd, dest)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
+	}
+	return f, nil
+}
+
+// remountAt changes the flags of the mount at dest inside the rootfs.
+func (r *Rootfs) remountAt(dest string, flags uintptr) error {
+	f, err := r.openMounted(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return remount(procFdPath(f), flags)
+}
+
+// remount changes the flags of the mount at path, keeping the flags the
+// kernel locks on it (nodev, nosuid, ... inherited in a user namespace).
+func remount(path string, flags uintptr) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err == nil {
+		flags |= uintptr(st.Flags) & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_RDONLY | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME)
+	}
+	return linux.Mount("", path, "", flags|unix.MS_REMOUNT, "")
+}
+
+func (r *Rootfs) setPropagation(dest string, o mountOpts) error {
+	if len(o.propagation) == 0 {
+		return nil
+	}
+	f, err := r.openMounted(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range o.propagation {
+		if err := linux.Mount("", procFdPath(f), "", p, ""); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ptmxLink points /dev/ptmx at the container's devpts instance.
+func (r *Rootfs) ptmxLink() error {
+	dev, err := r.mkdirAll("/dev")
+	if err != nil {
+		return err
+	}
+	defer dev.Close()
+	if err := unix.Unlinkat(int(dev.Fd()), "ptmx", 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return &os.PathError{Op: "unlink", Path: "/dev/ptmx", Err: err}
+	}
+	return r.symlink("pts/ptmx", "/dev/ptmx")
+}

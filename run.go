@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/tty"
+	"github.com/berth-project/berth/libcontainer"
+)
+
+var runCommand = &cli.Command{
+	Name:      "run",
+	Usage:     "create and start a container; in the foreground, wait for it and return its exit code",
+	ArgsUsage: "<container-id>",
+	Flags: append([]cli.Flag{
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the workload runs"},
+		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container when it exits"},
+	}, bundleFlags...),
+	Action: func(c *cli.Context) error {
+		id, err := oneID(c)
+		if err != nil {
+			return err
+		}
+		opts := createOpts(c, id)
+		if c.Bool("detach") {
+			if _, err := libcontainer.Create(opts); err != nil {
+				return err
+			}
+			return libcontainer.Start(opts.Root, id)
+		}
+		return runForeground(opts, c.Bool("keep"))
+	},
+}
+
+// runForeground runs the workload as berth's child: signals sent to berth
+// go to the workload, its terminal is proxied, and its exit code is berth's.
+func runForeground(opts libcontainer.CreateOpts, keep bool) error {
+	opts.Foreground = true
+	signals := make(chan os.Signal, 64)
+	signal.Notify(signals) // caught from now on, forwarded once it runs
+	p, err := libcontainer.Create(opts)
+	if err != nil {
+		return err
+	}
+	var proxy *tty.Proxy
+	if p.Console != nil {
+		proxy = tty.Start(p.Console)
+	}
+	pid := p.Container.InitPID
+	go func() {
+		for sig := range signals {
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if proxy != nil {
+					proxy.Resize()
+				}
+			default:
+				unix.Kill(pid, sig.(unix.Signal))
+			}
+		}
+	}()
+	startErr := p.Start()
+	code, waitErr := p.Wait()
+	if proxy != nil {
+		proxy.Close()
+	}
+	if !keep {
+		if err := libcontainer.Delete(opts.Root, opts.ID, true); err != nil {
+			return err
+		}
+	}
+	if startErr != nil {
+		return startErr
+	}
+	if waitErr != nil {
+		return waitErr
+	}
+	return exitCode(code)
+}

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-project/berth/libcontainer"
+)
+
+var startCommand = &cli.Command{
+	Name:      "start",
+	Usage:     "start the workload of a created container",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		id, err := oneID(c)
+		if err != nil {
+			return err
+		}
+		return libcontainer.Start(c.String("root"), id)
+	},
+}
