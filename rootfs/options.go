@@ -8,8 +8,8 @@ import (
 
 // mountOpts is a spec mount's options split the way mount(2) wants them.
 type mountOpts struct {
-	flags       uintptr  // MS_* flags for the mount itself
-	clear       uintptr  // flags an option asked to clear (rw, suid, ...)
+	flags       uintptr   // MS_* flags for the mount itself
+	clear       uintptr   // flags an option asked to clear (rw, suid, ...)
 	propagation []uintptr // MS_SHARED, MS_PRIVATE, ... applied one by one after
 	data        []string  // filesystem-specific options, passed as data
 	bind        bool
@@ -26,7 +26,7 @@ var flagOptions = map[string]struct {
 	"noexec": {false, unix.MS_NOEXEC}, "exec": {true, unix.MS_NOEXEC},
 	"sync": {false, unix.MS_SYNCHRONOUS}, "async": {true, unix.MS_SYNCHRONOUS},
 	"dirsync": {false, unix.MS_DIRSYNC},
-	"mand": {false, unix.MS_MANDLOCK}, "nomand": {true, unix.MS_MANDLOCK},
+	"mand":    {false, unix.MS_MANDLOCK}, "nomand": {true, unix.MS_MANDLOCK},
 	"noatime": {false, unix.MS_NOATIME}, "atime": {true, unix.MS_NOATIME},
 	"nodiratime": {false, unix.MS_NODIRATIME}, "diratime": {true, unix.MS_NODIRATIME},
 	"relatime": {false, unix.MS_RELATIME}, "norelatime": {true, unix.MS_RELATIME},

@@ -1,0 +1,37 @@
+# berth: `make` builds ./berth; `make test` runs unit and integration tests
+# (as root); `make bench` compares berth with runc (and crun where it runs).
+GO      ?= go
+VERSION ?= 0.1.0
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+GOFLAGS_BUILD := -trimpath -buildvcs=false
+
+.PHONY: all berth test unit integration bench demo clean deps
+
+all: berth
+
+berth:
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o berth .
+
+deps:
+	./scripts/deps.sh
+
+# The README's test command: unit tests, then the integration tests that drive
+# the built binary against busybox bundles in temporary directories.
+test: deps berth unit integration
+
+unit:
+	$(GO) vet ./...
+	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/...
+
+integration: berth
+	BERTH_BINARY=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/...
+
+bench: berth
+	./bench/run
+
+demo: berth
+	./scripts/demo.sh
+
+clean:
+	rm -f berth
