@@ -1,0 +1,31 @@
+package rootfs
+
+import (
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestParseOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts      []string
+		fsType    string
+		flags     uintptr
+		data      string
+		bind, rec bool
+		nprop     int
+	}{
+		{[]string{"nosuid", "nodev", "mode=755"}, "tmpfs", unix.MS_NOSUID | unix.MS_NODEV, "mode=755", false, false, 0},
+		{[]string{"rbind", "ro"}, "none", unix.MS_RDONLY, "", true, true, 0},
+		{[]string{"bind"}, "none", 0, "", true, false, 0},
+		{nil, "bind", 0, "", true, false, 0},
+		{[]string{"ro", "rw"}, "tmpfs", 0, "", false, false, 0},
+		{[]string{"rshared", "private", "size=1k", "uid=5"}, "tmpfs", 0, "size=1k,uid=5", false, false, 2},
+		{[]string{"noexec", "exec"}, "proc", 0, "", false, false, 0},
+	} {
+		o := parseOptions(tc.opts, tc.fsType)
+		if o.flags != tc.flags || o.dataString() != tc.data || o.bind != tc.bind || o.recursive != tc.rec || len(o.propagation) != tc.nprop {
+			t.Errorf("parseOptions(%v, %s) = flags %#x data %q bind %v rec %v prop %d", tc.opts, tc.fsType, o.flags, o.dataString(), o.bind, o.recursive, len(o.propagation))
+		}
+	}
+}

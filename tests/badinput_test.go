@@ -1,0 +1,186 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// expectRefused runs berth, wants a non-zero exit and exactly one line on
+// stderr containing each of want.
+func (e *env) expectRefused(want []string, args ...string) {
+	e.t.Helper()
+	out, errs, code := e.berth(args...)
+	if code == 0 {
+		e.t.Errorf("berth %v succeeded (%q); want a refusal", args, out)
+		return
+	}
+	if lines := strings.Split(strings.TrimRight(errs, "\n"), "\n"); len(lines) != 1 {
+		e.t.Errorf("berth %v: want one line of error, got %d: %q", args, len(lines), errs)
+	}
+	for _, w := range want {
+		if !strings.Contains(errs, w) {
+			e.t.Errorf("berth %v: error %q does not mention %q", args, errs, w)
+		}
+	}
+}
+
+// assertNothingLeft checks that no trace of container id remains: state
+// dir, cgroup (named cg), init process, or mount under the bundle.
+func (e *env) assertNothingLeft(id, cg, bundle string) {
+	e.t.Helper()
+	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+		e.t.Errorf("state dir of %s left behind", id)
+	}
+	if cg != "" {
+		if dirs := cgroupDirs(cg); len(dirs) > 0 {
+			e.t.Errorf("cgroup left behind: %v", dirs)
+		}
+	}
+	if bundle != "" && mountsMentioning(e.t, bundle) > 0 {
+		e.t.Errorf("mounts under %s left behind", bundle)
+	}
+	if pids := initProcesses(); len(pids) > 0 {
+		e.t.Errorf("berth init processes left behind: %v", pids)
+	}
+}
+
+// initProcesses lists the host PIDs of processes named "berth init" whose
+// parent is gone or is this test (a leak from a failed create).
+func initProcesses() []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		if string(cmd) == "berth\x00init\x00" && pidAlive(pid) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func TestBadContainerIDs(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"})
+	for _, id := range []string{"a/b", "..", ".", "../escape", "with space", "semi;colon", "dollar$", strings.Repeat("x", 300)} {
+		e.expectRefused([]string{"invalid container id"}, "create", "--bundle", b, id)
+		e.expectRefused([]string{"invalid container id"}, "run", "--bundle", b, id)
+	}
+	if ents, _ := os.ReadDir(e.root); len(ents) > 0 {
+		t.Fatalf("bad IDs left entries in the state root: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(e.root), "escape")); err == nil {
+		t.Fatal("an ID escaped the state root")
+	}
+}
+
+func TestDuplicateIDIsRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sleep", "100"})
+	e.mustBerth("create", "--bundle", b, "dup")
+	pid := e.state("dup")["pid"]
+	e.expectRefused([]string{"already exists", "dup"}, "create", "--bundle", b, "dup")
+	e.expectRefused([]string{"already exists", "dup"}, "run", "--bundle", b, "dup")
+	if st := e.state("dup"); st["pid"] != pid || st["status"] != "created" {
+		t.Fatalf("the first container was disturbed: %v", st)
+	}
+}
+
+// Each broken bundle is refused with a message naming the problem, and
+// leaves no state, cgroup, mount or process.
+func TestBadBundlesAreRefusedCleanly(t *testing.T) {
+	e := newEnv(t)
+	cg := "berth-test-bad-" + strconv.Itoa(os.Getpid())
+	withCG := func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + cg }
+	cases := []struct {
+		name   string
+		bundle func() string
+		want   []string
+	}{
+		{"missing bundle", func() string { return "/nonexistent/bundle" }, []string{"/nonexistent/bundle", "no such file"}},
+		{"missing config.json", func() string { return t.TempDir() }, []string{"config.json", "no such file"}},
+		{"missing rootfs", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
+		}, []string{"root.path", "no-such-rootfs"}},
+		{"malformed JSON", func() string {
+			d := e.bundle([]string{"true"})
+			os.WriteFile(filepath.Join(d, "config.json"), []byte("{\n  \"ociVersion\": \"1.0.0\",\n  \"process\": {\n"), 0o644)
+			return d
+		}, []string{"malformed JSON", "line"}},
+		{"wrong JSON type", func() string {
+			d := e.bundle([]string{"true"})
+			os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"ociVersion": "1.0.0", "process": {"args": "sh"}}`), 0o644)
+			return d
+		}, []string{"process.args", "line 1"}},
+		{"empty args", func() string {
+			return e.bundle([]string{}, withCG)
+		}, []string{"process.args is empty"}},
+		{"executable not found", func() string {
+			return e.bundle([]string{"no-such-program"}, withCG)
+		}, []string{"no-such-program", "not found"}},
+		{"executable path missing", func() string {
+			return e.bundle([]string{"/bin/no-such-program"}, withCG)
+		}, []string{"/bin/no-such-program", "no such file"}},
+		{"unknown namespace", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) {
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
+			})
+		}, []string{"unknown namespace type", "bogus"}},
+		{"relative cwd", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) { s.Process.Cwd = "tmp" })
+		}, []string{"process.cwd", "not absolute"}},
+		{"bind source missing", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/src", Options: []string{"rbind"}})
+			})
+		}, []string{"/data", "/nonexistent/src"}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := tc.bundle()
+			id := "bad" + strconv.Itoa(i)
+			e.expectRefused(tc.want, "create", "--bundle", b, id)
+			e.assertNothingLeft(id, cg, b)
+			e.expectRefused(tc.want, "run", "--bundle", b, id)
+			e.assertNothingLeft(id, cg, b)
+		})
+	}
+}
+
+func TestCommandsOnMissingContainer(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{
+		{"start", "ghost"}, {"state", "ghost"}, {"kill", "ghost"}, {"kill", "ghost", "KILL"},
+		{"delete", "ghost"}, {"delete", "--force", "ghost"},
+	} {
+		e.expectRefused([]string{"ghost", "does not exist"}, args...)
+	}
+	e.expectRefused([]string{"missing container ID"}, "start")
+	e.expectRefused([]string{"unknown signal"}, "kill", "ghost", "NOSUCHSIG")
+}
+
+func TestStartOnlyFromCreated(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sleep", "100"})
+	e.mustBerth("create", "--bundle", b, "once")
+	e.mustBerth("start", "once")
+	e.expectRefused([]string{"not in the created state", "running"}, "start", "once")
+	e.mustBerth("kill", "once", "KILL")
+	e.waitStatus("once", "stopped")
+	e.expectRefused([]string{"not in the created state", "stopped"}, "start", "once")
+}
+
+func TestTerminalWithoutConsoleSocketIsRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	e.expectRefused([]string{"--console-socket"}, "create", "--bundle", b, "tty")
+	e.assertNothingLeft("tty", "", b)
+}
