@@ -4,14 +4,14 @@ GO      ?= go
 VERSION ?= 0.1.0
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-GOFLAGS_BUILD := -trimpath -buildvcs=false
+GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo
 
 .PHONY: all berth test unit integration bench demo clean deps
 
 all: berth
 
 berth:
-	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS)' -o berth .
+	CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD) -ldflags '$(LDFLAGS) -extldflags -static' -o berth .
 
 deps:
 	./scripts/deps.sh

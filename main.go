@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/berth-project/berth/libcontainer"
+	_ "github.com/berth-project/berth/nsenter" // joins namespaces before the Go runtime starts
 )
 
 // Set at build time by the Makefile.

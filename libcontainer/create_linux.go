@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -54,7 +55,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := checkTerminal(b.Spec, opts); err != nil {
 		return nil, err
 	}
-	cloneFlags, err := cloneFlagsOf(b.Spec)
+	ns, err := planNamespaces(b.Spec)
 	if err != nil {
 		return nil, err
 	}
@@ -107,13 +108,28 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		Stdout: os.Stdout,
 		Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags:                 cloneFlags,
-			UidMappings:                idMap(b.Spec.Linux.UIDMappings),
-			GidMappings:                idMap(b.Spec.Linux.GIDMappings),
-			GidMappingsEnableSetgroups: true,
+			Cloneflags: ns.cloneFlags,
 		},
 	}
+	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMap(b.Spec.Linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMap(b.Spec.Linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec: an unmapped uid would
+		// lose every capability at execve.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	handOver(cmd, opts.PreserveFDs, named)
+	if ns.env != nil {
+		cmd.Env = append(cmd.Env, ns.env...)
+		cmd.Env = append(cmd.Env, "_BERTH_NSENTER="+strings.TrimPrefix(envValue(cmd.Env, fdInitSock), fdInitSock+"="))
+	}
+	if opts.Foreground && ns.fork {
+		// init will be nsenter's grandchild: adopt it so run can wait for it.
+		if err := linux.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return nil, err
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		childSock.Close()
 		return p, fmt.Errorf("start init: %w", err)
@@ -121,6 +137,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	childSock.Close()
 	p.cmd = cmd
 	c.InitPID = cmd.Process.Pid
+	if ns.env != nil {
+		if c.InitPID, err = p.nsenterHandshake(ns, b.Spec); err != nil {
+			return p, err
+		}
+	}
 	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
 		return p, fmt.Errorf("init process: %w", err)
 	}
@@ -208,6 +229,9 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 		p.sock.Close()
 	}
 	if p.cmd != nil && p.cmd.Process != nil {
+		if pid := p.Container.InitPID; pid > 0 && pid != p.cmd.Process.Pid {
+			unix.Kill(pid, unix.SIGKILL) // nsenter's grandchild
+		}
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 	}
@@ -226,16 +250,23 @@ func (p *InitProcess) Start() error {
 
 // Wait waits for a foreground workload and returns its exit code, 128+N for
 // a death by signal N, as shells report it.
+// init is berth's child, or its adopted grandchild when nsenter forked.
 func (p *InitProcess) Wait() (int, error) {
-	err := p.cmd.Wait()
-	st := p.cmd.ProcessState
-	if st == nil {
-		return -1, err
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.Container.InitPID, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, os.NewSyscallError("wait4", err)
+		}
+		break
 	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}
-	return st.ExitCode(), nil
+	return ws.ExitStatus(), nil
 }
 
 func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
@@ -248,30 +279,13 @@ func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
 	return nil
 }
 
-var cloneFlagOf = map[specs.LinuxNamespaceType]uintptr{
-	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
-	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
-	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
-}
-
-// cloneFlagsOf turns linux.namespaces into clone flags. The cgroup
-// namespace is unshared by init once it is inside its cgroup, so that the
-// namespace's root is the container's cgroup.
-func cloneFlagsOf(spec *specs.Spec) (uintptr, error) {
-	var flags uintptr
-	for _, ns := range spec.Linux.Namespaces {
-		if ns.Path != "" {
-			return 0, fmt.Errorf("linux.namespaces: joining the %s namespace at %s is not supported yet", ns.Type, ns.Path)
-		}
-		switch ns.Type {
-		case specs.CgroupNamespace:
-		case specs.TimeNamespace:
-			return 0, errors.New("linux.namespaces: a new time namespace is not supported yet")
-		default:
-			flags |= cloneFlagOf[ns.Type]
+func envValue(env []string, key string) string {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return e
 		}
 	}
-	return flags, nil
+	return ""
 }
 
 func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {

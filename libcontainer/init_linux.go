@@ -53,6 +53,16 @@ func initContainer(s *syncSocket) error {
 		return err
 	}
 
+	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
+	// become the namespace's root, or files cannot even be created.
+	if hasNS(spec, specs.UserNamespace) {
+		if err := unix.Setresgid(0, 0, 0); err != nil {
+			return os.NewSyscallError("setresgid to the user namespace's root", err)
+		}
+		if err := unix.Setresuid(0, 0, 0); err != nil {
+			return os.NewSyscallError("setresuid to the user namespace's root", err)
+		}
+	}
 	// The cgroup namespace is unshared only now that init is inside the
 	// container's cgroup, so that it becomes the namespace's root. (Only
 	// this thread moves; it is the one that execs.)

@@ -22,6 +22,10 @@ import (
 //	4     parent  start       -                only with Plan.StartBySocket (run): exec now
 //	-     init    error       Error            setup failed; init exits 1 and the parent cleans up
 //
+// Before step 1, when init's namespaces go through nsenter (namespaces_linux.go),
+// nsenter.c may send "idmap" (the parent writes the maps and answers "idmap")
+// and "pid" (init's PID after nsenter's fork).
+//
 // Init closes the socket when it execs (CLOEXEC), so the parent reads EOF
 // once the workload runs. Any EOF before "ready" means init died.
 const (
@@ -36,6 +40,7 @@ type syncMsg struct {
 	Type  string `json:"type"`
 	Plan  *Plan  `json:"plan,omitempty"`
 	Error string `json:"error,omitempty"`
+	Pid   int    `json:"pid,omitempty"`
 }
 
 // Plan is the spec plus what the parent resolved on the host side: what

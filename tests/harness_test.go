@@ -126,7 +126,8 @@ func (e *env) bundle(args []string, edits ...func(*specs.Spec)) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
 	bin := filepath.Join(dir, "rootfs", "bin")
-	for _, d := range []string{bin, filepath.Join(dir, "rootfs", "etc"), filepath.Join(dir, "rootfs", "tmp")} {
+	for _, d := range []string{bin, filepath.Join(dir, "rootfs", "etc"), filepath.Join(dir, "rootfs", "tmp"),
+		filepath.Join(dir, "rootfs", "proc"), filepath.Join(dir, "rootfs", "sys"), filepath.Join(dir, "rootfs", "dev")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			e.t.Fatal(err)
 		}
