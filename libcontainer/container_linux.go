@@ -9,6 +9,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
@@ -107,7 +108,20 @@ func Start(root, id string) error {
 	if err := os.Remove(fifoPath); err != nil {
 		return fmt.Errorf("remove exec fifo: %w", err)
 	}
+	if len(data) > 1 {
+		// init failed between the FIFO and execve and said why after its
+		// first byte (a startContainer hook).
+		return fmt.Errorf("start %s: %s", id, data[1:])
+	}
+	c.runPoststart()
 	return nil
+}
+
+// runPoststart runs the poststart hooks; the spec makes a failure a warning.
+func (c *Container) runPoststart() {
+	if err := runHooks(c.Config.Hooks, c.ociState(specs.StateRunning), hookPoststart); err != nil {
+		logrus.Warn(err)
+	}
 }
 
 // Signal sends sig to the container's init, or with all to every process in
@@ -197,6 +211,11 @@ func (c *Container) destroy() error {
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
+	}
+	if c.Config != nil {
+		if err := runHooks(c.Config.Hooks, c.ociState(specs.StateStopped), hookPoststop); err != nil {
+			logrus.Warn(err)
+		}
 	}
 	return nil
 }

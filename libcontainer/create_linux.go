@@ -156,7 +156,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	plan := &Plan{
 		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
-		PreserveFDs: opts.PreserveFDs,
+		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
 		return p, err
@@ -192,6 +192,14 @@ func (p *InitProcess) awaitReady(opts CreateOpts) error {
 		switch msg.Type {
 		case msgReady:
 			return nil
+		case msgHooks:
+			st := p.Container.ociState(specs.StateCreating)
+			if err := runHooks(p.Container.Config.Hooks, st, hookPrestart, hookCreateRuntime); err != nil {
+				return err
+			}
+			if err := p.sock.send(syncMsg{Type: msgHooksDone}, -1); err != nil {
+				return err
+			}
 		case msgError:
 			p.cmd.Wait()
 			return errors.New(msg.Error)
@@ -242,10 +250,23 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	os.RemoveAll(p.Container.dir)
 }
 
-// Start lets a foreground init exec the workload (the run path).
+// Start lets a foreground init exec the workload (the run path), then runs
+// the poststart hooks.
 func (p *InitProcess) Start() error {
-	defer p.sock.Close()
-	return p.sock.send(syncMsg{Type: msgStart}, -1)
+	err := p.sock.send(syncMsg{Type: msgStart}, -1)
+	if err == nil {
+		// init's end closes on exec (or on failure, after its error message).
+		msg, _, rerr := p.sock.recv()
+		if rerr == nil && msg.Type == msgError {
+			err = errors.New(msg.Error)
+		}
+	}
+	p.sock.Close()
+	if err != nil {
+		return err
+	}
+	p.Container.runPoststart()
+	return nil
 }
 
 // Wait waits for a foreground workload and returns its exit code, 128+N for

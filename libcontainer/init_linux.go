@@ -90,6 +90,20 @@ func initContainer(s *syncSocket) error {
 	if err != nil {
 		return err
 	}
+	// Hooks that need the container's mounts but not yet its root: the
+	// runtime's own (run by the parent, in the host's namespaces), then the
+	// container's (here, in its namespaces).
+	if len(hooksOf(spec.Hooks, hookPrestart))+len(hooksOf(spec.Hooks, hookCreateRuntime)) > 0 {
+		if err := s.send(syncMsg{Type: msgHooks}, -1); err != nil {
+			return err
+		}
+		if msg, _, err := s.recv(); err != nil || msg.Type != msgHooksDone {
+			return fmt.Errorf("init protocol: waiting for hooks: %v %q", err, msg.Type)
+		}
+	}
+	if err := runHooks(spec.Hooks, plan.State, hookCreateContainer); err != nil {
+		return err
+	}
 	if err := r.Enter(); err != nil {
 		return err
 	}
@@ -168,36 +182,48 @@ func initContainer(s *syncSocket) error {
 	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
 		return err
 	}
-	if err := waitStart(s, fifo); err != nil {
+	started, err := waitStart(s, fifo)
+	if err != nil {
 		return err
 	}
-	return linux.Exec(path, proc.Args, env)
+	// From here, a failure goes to whoever started us: `berth start` reads
+	// the FIFO to its end (which comes at execve, by close-on-exec).
+	plan.State.Status = specs.StateRunning
+	err = runHooks(spec.Hooks, plan.State, hookStartContainer)
+	if err == nil {
+		err = linux.Exec(path, proc.Args, env)
+	}
+	if started != nil {
+		started.Write([]byte(err.Error()))
+	}
+	return err
 }
 
 // waitStart blocks until `berth start` (or run) says go: by opening the exec
-// FIFO's read end, or with a start message on the socket.
-func waitStart(s *syncSocket, fifo *os.File) error {
+// FIFO's read end, or with a start message on the socket. With the FIFO, it
+// returns the FIFO's write end, still open, for a later error.
+func waitStart(s *syncSocket, fifo *os.File) (*os.File, error) {
 	if fifo == nil {
 		msg, _, err := s.recv()
 		if err != nil {
-			return fmt.Errorf("wait for start: %w", err)
+			return nil, fmt.Errorf("wait for start: %w", err)
 		}
 		if msg.Type != msgStart {
-			return fmt.Errorf("init protocol: expected start, got %q", msg.Type)
+			return nil, fmt.Errorf("init protocol: expected start, got %q", msg.Type)
 		}
-		return nil
+		return nil, nil
 	}
 	// Reopen the O_PATH handle for writing: this blocks until a reader opens
 	// the FIFO, which is what `berth start` does.
 	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", fifo.Fd()), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	fifo.Close()
 	if _, err := w.Write([]byte{0}); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("write exec fifo: %w", err)
+		return nil, fmt.Errorf("write exec fifo: %w", err)
 	}
-	return nil
+	return w, nil
 }
 
 func rootfsConfig(plan *Plan) rootfs.Config {

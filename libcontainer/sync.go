@@ -17,9 +17,12 @@ import (
 //
 //	step  from    type        payload          meaning
 //	1     parent  plan        Plan             everything init needs; sent once init is in its cgroup
-//	2     init    console     fd: pty master   only when process.terminal is true
-//	3     init    ready       -                setup done; init now waits for start
-//	4     parent  start       -                only with Plan.StartBySocket (run): exec now
+//	2     init    hooks       -                mounts done: run prestart and createRuntime
+//	                                           hooks now (only sent when there are any)
+//	2'    parent  hooksDone   -                they succeeded; init goes on to pivot_root
+//	3     init    console     fd: pty master   only when process.terminal is true
+//	4     init    ready       -                setup done; init now waits for start
+//	5     parent  start       -                only with Plan.StartBySocket (run): exec now
 //	-     init    error       Error            setup failed; init exits 1 and the parent cleans up
 //
 // Before step 1, when init's namespaces go through nsenter (namespaces_linux.go),
@@ -34,6 +37,8 @@ const (
 	msgReady   = "ready"
 	msgStart   = "start"
 	msgError   = "error"
+	msgHooks     = "hooks"
+	msgHooksDone = "hooksDone"
 )
 
 type syncMsg struct {
@@ -55,6 +60,8 @@ type Plan struct {
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
 	StartBySocket bool              `json:"startBySocket,omitempty"`
 	PreserveFDs   int               `json:"preserveFds,omitempty"`
+	// State is the container's state as hooks run in init see it.
+	State *specs.State `json:"state"`
 }
 
 // maxMsg bounds one datagram; the socket buffers are raised to match so a
