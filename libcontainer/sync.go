@@ -32,11 +32,11 @@ import (
 // Init closes the socket when it execs (CLOEXEC), so the parent reads EOF
 // once the workload runs. Any EOF before "ready" means init died.
 const (
-	msgPlan    = "plan"
-	msgConsole = "console"
-	msgReady   = "ready"
-	msgStart   = "start"
-	msgError   = "error"
+	msgPlan      = "plan"
+	msgConsole   = "console"
+	msgReady     = "ready"
+	msgStart     = "start"
+	msgError     = "error"
 	msgHooks     = "hooks"
 	msgHooksDone = "hooksDone"
 )
