@@ -250,3 +250,9 @@ func pidAlive(pid int) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// newBerthCmd is an exec.Cmd for berth with this test's root, for tests that
+// need to pass descriptors or signal berth itself.
+func newBerthCmd(e *env, args ...string) *exec.Cmd {
+	return exec.Command(berthBinary, append([]string{"--root", e.root}, args...)...)
+}
