@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,9 +31,10 @@ type CreateOpts struct {
 	Foreground bool
 }
 
-// Init is a container whose init is set up and waiting for start.
+// InitProcess is a container whose init is set up and waiting for start.
 type InitProcess struct {
 	Container *Container
+	Pid       int      // host PID of the process that becomes the workload
 	Console   *os.File // pty master, in the foreground with process.terminal
 	cmd       *exec.Cmd
 	sock      *syncSocket
@@ -95,52 +94,10 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		defer fifo.Close()
 		named[fdExecFifo] = fifo
 	}
-	parentSock, childSock, err := newSyncPair()
-	if err != nil {
+	if c.InitPID, err = p.spawn(spawnOpts{
+		ns: ns, linux: b.Spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
+	}); err != nil {
 		return p, err
-	}
-	p.sock = parentSock
-	named[fdInitSock] = childSock.f
-	cmd := &exec.Cmd{
-		Path:   "/proc/self/exe",
-		Args:   []string{"berth", "init"},
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: ns.cloneFlags,
-		},
-	}
-	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
-		cmd.SysProcAttr.UidMappings = idMap(b.Spec.Linux.UIDMappings)
-		cmd.SysProcAttr.GidMappings = idMap(b.Spec.Linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		// Become the namespace's root before exec: an unmapped uid would
-		// lose every capability at execve.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
-	}
-	handOver(cmd, opts.PreserveFDs, named)
-	if ns.env != nil {
-		cmd.Env = append(cmd.Env, ns.env...)
-		cmd.Env = append(cmd.Env, "_BERTH_NSENTER="+strings.TrimPrefix(envValue(cmd.Env, fdInitSock), fdInitSock+"="))
-	}
-	if opts.Foreground && ns.fork {
-		// init will be nsenter's grandchild: adopt it so run can wait for it.
-		if err := linux.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return nil, err
-		}
-	}
-	if err := cmd.Start(); err != nil {
-		childSock.Close()
-		return p, fmt.Errorf("start init: %w", err)
-	}
-	childSock.Close()
-	p.cmd = cmd
-	c.InitPID = cmd.Process.Pid
-	if ns.env != nil {
-		if c.InitPID, err = p.nsenterHandshake(ns, b.Spec); err != nil {
-			return p, err
-		}
 	}
 	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
 		return p, fmt.Errorf("init process: %w", err)
@@ -161,7 +118,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
 		return p, err
 	}
-	if err := p.awaitReady(opts); err != nil {
+	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
 		return p, err
 	}
 	if opts.PidFile != "" {
@@ -180,7 +137,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 }
 
 // awaitReady reads init's messages until it is ready or fails.
-func (p *InitProcess) awaitReady(opts CreateOpts) error {
+func (p *InitProcess) awaitReady(consoleSocket string) error {
 	for {
 		msg, fd, err := p.sock.recv()
 		if errors.Is(err, io.EOF) {
@@ -208,11 +165,11 @@ func (p *InitProcess) awaitReady(opts CreateOpts) error {
 				return errors.New("init protocol: console message without a descriptor")
 			}
 			master := os.NewFile(uintptr(fd), "pty-master")
-			if opts.ConsoleSocket == "" {
+			if consoleSocket == "" {
 				p.Console = master
 				continue
 			}
-			err := sendConsole(opts.ConsoleSocket, master)
+			err := sendConsole(consoleSocket, master)
 			master.Close()
 			if err != nil {
 				return err
@@ -236,16 +193,7 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	if p.sock != nil {
 		p.sock.Close()
 	}
-	if p.cmd != nil && p.cmd.Process != nil {
-		if pid := p.Container.InitPID; pid > 0 && pid != p.cmd.Process.Pid {
-			unix.Kill(pid, unix.SIGKILL) // nsenter's grandchild
-		}
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	}
-	if p.Console != nil {
-		p.Console.Close()
-	}
+	p.kill()
 	cg.Destroy()
 	os.RemoveAll(p.Container.dir)
 }
@@ -275,7 +223,7 @@ func (p *InitProcess) Start() error {
 func (p *InitProcess) Wait() (int, error) {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(p.Container.InitPID, &ws, 0, nil)
+		_, err := unix.Wait4(p.Pid, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
@@ -300,22 +248,7 @@ func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
 	return nil
 }
 
-func envValue(env []string, key string) string {
-	for _, e := range env {
-		if strings.HasPrefix(e, key+"=") {
-			return e
-		}
-	}
-	return ""
-}
 
-func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
-	var out []syscall.SysProcIDMap
-	for _, e := range m {
-		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
-	}
-	return out
-}
 
 // makeExecFifo creates <dir>/exec.fifo and returns an O_PATH handle on it
 // for init, which reopens it for writing through /proc/self/fd.

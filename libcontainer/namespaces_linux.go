@@ -95,7 +95,7 @@ func planNamespaces(spec *specs.Spec) (nsSetup, error) {
 
 // nsenterHandshake serves nsenter's requests until init's PID is known.
 // Preconditions: the init command has started with ns.env.
-func (p *InitProcess) nsenterHandshake(ns nsSetup, spec *specs.Spec) (int, error) {
+func (p *InitProcess) nsenterHandshake(ns nsSetup, l *specs.Linux) (int, error) {
 	pid := p.cmd.Process.Pid
 	mapped, forked := !ns.idMap, !ns.fork
 	for !mapped || !forked {
@@ -105,7 +105,7 @@ func (p *InitProcess) nsenterHandshake(ns nsSetup, spec *specs.Spec) (int, error
 		}
 		switch msg.Type {
 		case msgIDMap:
-			if err := writeIDMaps(p.cmd.Process.Pid, spec.Linux); err != nil {
+			if err := writeIDMaps(p.cmd.Process.Pid, l); err != nil {
 				return 0, err
 			}
 			if err := p.sock.send(syncMsg{Type: msgIDMap}, -1); err != nil {

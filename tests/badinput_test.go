@@ -44,14 +44,15 @@ func (e *env) assertNothingLeft(id, cg, bundle string) {
 	if bundle != "" && mountsMentioning(e.t, bundle) > 0 {
 		e.t.Errorf("mounts under %s left behind", bundle)
 	}
-	if pids := initProcesses(); len(pids) > 0 {
+	if pids := initProcesses(e.root, bundle); len(pids) > 0 {
 		e.t.Errorf("berth init processes left behind: %v", pids)
 	}
 }
 
-// initProcesses lists the host PIDs of processes named "berth init" whose
-// parent is gone or is this test (a leak from a failed create).
-func initProcesses() []int {
+// initProcesses lists the host PIDs of "berth init" processes that hold a
+// file under this test's state root or bundle (other tests and tools may
+// run their own containers on the same machine).
+func initProcesses(root, bundle string) []int {
 	var out []int
 	ents, _ := os.ReadDir("/proc")
 	for _, ent := range ents {
@@ -60,7 +61,7 @@ func initProcesses() []int {
 			continue
 		}
 		cmd, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
-		if string(cmd) == "berth\x00init\x00" && pidAlive(pid) {
+		if string(cmd) == "berth\x00init\x00" && pidAlive(pid) && holdsPathUnder(pid, root, bundle) {
 			out = append(out, pid)
 		}
 	}
@@ -183,4 +184,25 @@ func TestTerminalWithoutConsoleSocketIsRefused(t *testing.T) {
 	b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	e.expectRefused([]string{"--console-socket"}, "create", "--bundle", b, "tty")
 	e.assertNothingLeft("tty", "", b)
+}
+
+func holdsPathUnder(pid int, dirs ...string) bool {
+	base := "/proc/" + strconv.Itoa(pid)
+	links := []string{base + "/cwd"}
+	fds, _ := os.ReadDir(base + "/fd")
+	for _, fd := range fds {
+		links = append(links, base+"/fd/"+fd.Name())
+	}
+	for _, l := range links {
+		target, err := os.Readlink(l)
+		if err != nil {
+			continue
+		}
+		for _, d := range dirs {
+			if d != "" && strings.HasPrefix(target, d) {
+				return true
+			}
+		}
+	}
+	return false
 }

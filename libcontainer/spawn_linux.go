@@ -1,0 +1,111 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/linux"
+)
+
+// spawnOpts says how to start a `berth init` process, for create and exec.
+type spawnOpts struct {
+	ns          nsSetup
+	linux       *specs.Linux // uid/gid maps for a new user namespace
+	preserveFDs int
+	named       map[string]*os.File // handed over by name (fds.go); the init socket is added here
+	adopt       bool                // the caller waits for the workload: adopt nsenter's grandchild
+}
+
+// spawn starts `berth init` (a re-exec of this binary) in its namespaces and
+// returns the host PID that will become the workload. On return p.cmd and
+// p.sock are set, even on error, so that p.kill can clean up.
+func (p *InitProcess) spawn(o spawnOpts) (int, error) {
+	parentSock, childSock, err := newSyncPair()
+	if err != nil {
+		return 0, err
+	}
+	defer childSock.Close()
+	p.sock = parentSock
+	named := map[string]*os.File{fdInitSock: childSock.f}
+	for k, v := range o.named {
+		named[k] = v
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"berth", "init"},
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: o.ns.cloneFlags},
+	}
+	if o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		cmd.SysProcAttr.UidMappings = idMap(o.linux.UIDMappings)
+		cmd.SysProcAttr.GidMappings = idMap(o.linux.GIDMappings)
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec: an unmapped uid would
+		// lose every capability at execve.
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	handOver(cmd, o.preserveFDs, named)
+	if o.ns.env != nil {
+		cmd.Env = append(cmd.Env, o.ns.env...)
+		cmd.Env = append(cmd.Env, "_BERTH_NSENTER="+strings.TrimPrefix(envValue(cmd.Env, fdInitSock), fdInitSock+"="))
+	}
+	if o.adopt && o.ns.fork {
+		// The workload will be nsenter's grandchild: adopt it to wait for it.
+		if err := linux.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return 0, err
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start init: %w", err)
+	}
+	p.cmd = cmd
+	p.Pid = cmd.Process.Pid
+	if o.ns.env != nil {
+		if p.Pid, err = p.nsenterHandshake(o.ns, o.linux); err != nil {
+			return 0, err
+		}
+	}
+	return p.Pid, nil
+}
+
+// kill stops a half-started init and everything spawn made.
+func (p *InitProcess) kill() {
+	if p.sock != nil {
+		p.sock.Close()
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		if p.Pid > 0 && p.Pid != p.cmd.Process.Pid {
+			unix.Kill(p.Pid, unix.SIGKILL) // nsenter's grandchild
+		}
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	if p.Console != nil {
+		p.Console.Close()
+	}
+}
+
+func envValue(env []string, key string) string {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return e
+		}
+	}
+	return ""
+}
+
+func idMap(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	var out []syscall.SysProcIDMap
+	for _, e := range m {
+		out = append(out, syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)})
+	}
+	return out
+}
