@@ -64,7 +64,7 @@ func newApp() *cli.App {
 		Before: setupGlobal,
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, listCommand,
-			killCommand, deleteCommand, specCommand,
+			killCommand, deleteCommand, specCommand, execCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors, once
 	}
@@ -137,11 +137,15 @@ func reportError(err error) int {
 func oneID(c *cli.Context, extra ...string) (string, error) {
 	want := 1 + len(extra)
 	if c.NArg() < 1 {
-		return "", fmt.Errorf("%s: missing container ID (usage: berth %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
+		return "", oneIDErr(c)
 	}
 	if c.NArg() > want {
 		return "", fmt.Errorf("%s: too many arguments %q (usage: berth %s %s)", c.Command.Name, c.Args().Slice()[want:], c.Command.Name, c.Command.ArgsUsage)
 	}
 	id := c.Args().First()
 	return id, libcontainer.ValidateID(id)
+}
+
+func oneIDErr(c *cli.Context) error {
+	return fmt.Errorf("%s: missing container ID (usage: berth %s %s)", c.Command.Name, c.Command.Name, c.Command.ArgsUsage)
 }

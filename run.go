@@ -45,29 +45,7 @@ func runForeground(opts libcontainer.CreateOpts, keep bool) error {
 	if err != nil {
 		return err
 	}
-	var proxy *tty.Proxy
-	if p.Console != nil {
-		proxy = tty.Start(p.Console)
-	}
-	pid := p.Container.InitPID
-	go func() {
-		for sig := range signals {
-			switch sig {
-			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
-			case unix.SIGWINCH:
-				if proxy != nil {
-					proxy.Resize()
-				}
-			default:
-				unix.Kill(pid, sig.(unix.Signal))
-			}
-		}
-	}()
-	startErr := p.Start()
-	code, waitErr := p.Wait()
-	if proxy != nil {
-		proxy.Close()
-	}
+	code, startErr, waitErr := superviseForeground(p, signals)
 	if !keep {
 		if err := libcontainer.Delete(opts.Root, opts.ID, true); err != nil {
 			return err
@@ -80,4 +58,32 @@ func runForeground(opts libcontainer.CreateOpts, keep bool) error {
 		return waitErr
 	}
 	return exitCode(code)
+}
+
+// superviseForeground starts a foreground process and stays with it until it
+// exits: it forwards signals, proxies its terminal, and returns its exit code.
+func superviseForeground(p *libcontainer.InitProcess, signals chan os.Signal) (code int, startErr, waitErr error) {
+	var proxy *tty.Proxy
+	if p.Console != nil {
+		proxy = tty.Start(p.Console)
+	}
+	go func() {
+		for sig := range signals {
+			switch sig {
+			case unix.SIGCHLD, unix.SIGURG, unix.SIGPIPE:
+			case unix.SIGWINCH:
+				if proxy != nil {
+					proxy.Resize()
+				}
+			default:
+				unix.Kill(p.Pid, sig.(unix.Signal))
+			}
+		}
+	}()
+	startErr = p.Start()
+	code, waitErr = p.Wait()
+	if proxy != nil {
+		proxy.Close()
+	}
+	return code, startErr, waitErr
 }

@@ -119,3 +119,12 @@ func (m *Manager) Destroy() error {
 	}
 	return nil
 }
+
+// Join moves pid into the cgroup, or into sub, a cgroup below it
+// (`exec --cgroup`).
+func (m *Manager) Join(pid int, sub string) error {
+	if err := m.m.AddPid(sub, pid); err != nil {
+		return fmt.Errorf("join cgroup: %w", err)
+	}
+	return nil
+}

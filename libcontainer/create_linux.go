@@ -36,6 +36,7 @@ type InitProcess struct {
 	Container *Container
 	Pid       int      // host PID of the process that becomes the workload
 	Console   *os.File // pty master, in the foreground with process.terminal
+	exec      bool     // an exec'd process, not the container's init
 	cmd       *exec.Cmd
 	sock      *syncSocket
 }
@@ -213,7 +214,9 @@ func (p *InitProcess) Start() error {
 	if err != nil {
 		return err
 	}
-	p.Container.runPoststart()
+	if !p.exec {
+		p.Container.runPoststart()
+	}
 	return nil
 }
 
@@ -247,8 +250,6 @@ func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
 	}
 	return nil
 }
-
-
 
 // makeExecFifo creates <dir>/exec.fifo and returns an O_PATH handle on it
 // for init, which reopens it for writing through /proc/self/fd.

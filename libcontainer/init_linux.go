@@ -28,16 +28,23 @@ func Init() {
 		os.Exit(1)
 	}
 	s := &syncSocket{f: sock}
-	err = initContainer(s)
+	defer func() {
+		// A bug in init must still reach the user as one message.
+		if r := recover(); r != nil {
+			s.send(syncMsg{Type: msgError, Error: fmt.Sprintf("berth init: internal error: %v", r)}, -1)
+			os.Exit(1)
+		}
+	}()
+	err = initProcess(s)
 	if err != nil {
 		s.send(syncMsg{Type: msgError, Error: err.Error()}, -1)
 	}
 	os.Exit(1)
 }
 
-// initContainer runs the init steps in order. Each step's comment says why it
-// sits where it does.
-func initContainer(s *syncSocket) error {
+// initProcess reads the plan and sets up a new container, or, for exec, a
+// process in an existing one.
+func initProcess(s *syncSocket) error {
 	msg, _, err := s.recv()
 	if err != nil {
 		return fmt.Errorf("read plan: %w", err)
@@ -46,16 +53,9 @@ func initContainer(s *syncSocket) error {
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
 	plan := msg.Plan
-	spec := plan.Spec
-	proc := spec.Process
-	fifo, err := inheritedFD(fdExecFifo)
-	if err != nil {
-		return err
-	}
-
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
 	// become the namespace's root, or files cannot even be created.
-	if hasNS(spec, specs.UserNamespace) {
+	if hasNS(plan.Spec, specs.UserNamespace) {
 		if err := unix.Setresgid(0, 0, 0); err != nil {
 			return os.NewSyscallError("setresgid to the user namespace's root", err)
 		}
@@ -63,6 +63,22 @@ func initContainer(s *syncSocket) error {
 			return os.NewSyscallError("setresuid to the user namespace's root", err)
 		}
 	}
+	if plan.Exec {
+		// nsenter has joined every namespace of the container, and the
+		// parent has put us in its cgroup: only the process is left.
+		return startProcess(s, plan, nil)
+	}
+	fifo, err := inheritedFD(fdExecFifo)
+	if err != nil {
+		return err
+	}
+	return initContainer(s, plan, fifo)
+}
+
+// initContainer runs the init steps in order. Each step's comment says why it
+// sits where it does.
+func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
+	spec := plan.Spec
 	// The cgroup namespace is unshared only now that init is inside the
 	// container's cgroup, so that it becomes the namespace's root. (Only
 	// this thread moves; it is the one that execs.)
@@ -123,6 +139,14 @@ func initContainer(s *syncSocket) error {
 	if err := applySysctl(spec.Linux.Sysctl); err != nil {
 		return err
 	}
+	return startProcess(s, plan, fifo)
+}
+
+// startProcess takes the steps every container process takes, init or
+// exec'd: session and terminal, limits, descriptors, privileges, cwd; then
+// it reports ready, waits for start and execs the workload.
+func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
+	spec, proc := plan.Spec, plan.Spec.Process
 	// The terminal is made inside the container's devpts, and the session
 	// before any privilege drop (TIOCSCTTY needs it only once).
 	if err := linux.Setsid(); err != nil {
@@ -188,8 +212,10 @@ func initContainer(s *syncSocket) error {
 	}
 	// From here, a failure goes to whoever started us: `berth start` reads
 	// the FIFO to its end (which comes at execve, by close-on-exec).
-	plan.State.Status = specs.StateRunning
-	err = runHooks(spec.Hooks, plan.State, hookStartContainer)
+	if plan.State != nil {
+		plan.State.Status = specs.StateRunning
+		err = runHooks(spec.Hooks, plan.State, hookStartContainer)
+	}
 	if err == nil {
 		err = linux.Exec(path, proc.Args, env)
 	}

@@ -60,6 +60,8 @@ type Plan struct {
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
 	StartBySocket bool              `json:"startBySocket,omitempty"`
 	PreserveFDs   int               `json:"preserveFds,omitempty"`
+	// Exec is a process for an existing container: no rootfs, no hooks.
+	Exec bool `json:"exec,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-project/berth/libcontainer"
+)
+
+var execCommand = &cli.Command{
+	Name:      "exec",
+	Usage:     "run a new process in a running container",
+	ArgsUsage: "<container-id> <command> [args...]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to a process.json (overrides the flags below)"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
+		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the terminal's master fd"},
+		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+		&cli.StringFlag{Name: "pid-file", Usage: "write the process's PID to this file"},
+		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set an environment variable (KEY=value)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "uid[:gid]"},
+		&cli.StringSliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional group IDs"},
+		&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability"},
+		&cli.BoolFlag{Name: "no-new-privs", Usage: "set no_new_privs"},
+		&cli.StringFlag{Name: "apparmor", Usage: "AppArmor profile"},
+		&cli.StringFlag{Name: "process-label", Usage: "SELinux process label"},
+		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio to the process"},
+		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
+		&cli.StringFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container"},
+	},
+	Action: func(c *cli.Context) error {
+		if c.NArg() < 1 {
+			return oneIDErr(c)
+		}
+		id := c.Args().First()
+		if err := libcontainer.ValidateID(id); err != nil {
+			return err
+		}
+		opts := libcontainer.ExecOpts{
+			Root: c.String("root"), ID: id, ProcessFile: c.String("process"), Args: c.Args().Tail(),
+			Tty: c.Bool("tty"), Cwd: c.String("cwd"), Env: c.StringSlice("env"), User: c.String("user"),
+			AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
+			NoNewPrivs: c.Bool("no-new-privs"), AppArmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
+			ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), Detach: c.Bool("detach"),
+			PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroup: c.String("cgroup"),
+		}
+		if opts.Detach {
+			_, err := libcontainer.Exec(opts)
+			return err
+		}
+		signals := make(chan os.Signal, 64)
+		signal.Notify(signals)
+		p, err := libcontainer.Exec(opts)
+		if err != nil {
+			return err
+		}
+		code, startErr, waitErr := superviseForeground(p, signals)
+		if startErr != nil {
+			return startErr
+		}
+		if waitErr != nil {
+			return waitErr
+		}
+		return exitCode(code)
+	},
+}

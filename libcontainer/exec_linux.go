@@ -1,0 +1,233 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/cgroups"
+)
+
+// ExecOpts are the options of `berth exec`. ProcessFile, when set, gives the
+// whole process; otherwise the container's own process is the base and the
+// other fields override it, as runc does.
+type ExecOpts struct {
+	Root, ID       string
+	ProcessFile    string // --process: a process.json
+	Args           []string
+	Tty            bool
+	Cwd            string
+	Env            []string
+	User           string // uid[:gid]
+	AdditionalGids []string
+	Caps           []string
+	NoNewPrivs     bool
+	AppArmor       string
+	ProcessLabel   string
+	ConsoleSocket  string
+	PidFile        string
+	Detach         bool
+	PreserveFDs    int
+	IgnorePaused   bool
+	Cgroup         string // a sub-cgroup of the container's to run in
+}
+
+// nsProcName is the name of each namespace under /proc/<pid>/ns.
+var nsProcName = map[specs.LinuxNamespaceType]string{
+	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
+	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
+	specs.CgroupNamespace: "cgroup", specs.TimeNamespace: "time",
+}
+
+// Exec starts a process in a running container: it joins every namespace
+// of the container's init (through nsenter), enters its cgroup before running
+// any code, and gets the container's security settings unless overridden.
+// With Detach the process runs when Exec returns; otherwise the caller
+// starts it with Start and waits with Wait.
+func Exec(opts ExecOpts) (p *InitProcess, err error) {
+	c, err := Load(opts.Root, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch st := c.Status(); st {
+	case specs.StateCreated, specs.StateRunning:
+	case StatePaused:
+		if !opts.IgnorePaused {
+			return nil, fmt.Errorf("%w: %s is paused (resume it, or use --ignore-paused)", ErrNotRunning, opts.ID)
+		}
+	default:
+		return nil, fmt.Errorf("%w: cannot exec in %s: it is %s", ErrNotRunning, opts.ID, st)
+	}
+	proc, err := execProcess(c.Config.Process, opts)
+	if err != nil {
+		return nil, err
+	}
+	if proc.Terminal && opts.ConsoleSocket == "" && opts.Detach {
+		return nil, fmt.Errorf("exec: --tty with --detach needs --console-socket to receive the terminal")
+	}
+	if !proc.Terminal && opts.ConsoleSocket != "" {
+		return nil, fmt.Errorf("exec: --console-socket given without --tty")
+	}
+	spec := *c.Config
+	spec.Process, spec.Hooks = proc, nil
+	ns := joinAll(&spec, c.InitPID)
+	p = &InitProcess{Container: c, exec: true}
+	defer func() {
+		if err != nil {
+			p.kill()
+			p = nil
+		}
+	}()
+	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, adopt: !opts.Detach}); err != nil {
+		return p, err
+	}
+	if !c.initAlive() {
+		return p, fmt.Errorf("%w: %s exited while exec joined it", ErrNotRunning, opts.ID)
+	}
+	if len(c.CgroupPaths) > 0 {
+		cg, err := cgroups.Load(c.CgroupPaths)
+		if err == nil {
+			err = cg.Join(p.Pid, opts.Cgroup)
+		}
+		if err != nil {
+			return p, err
+		}
+	}
+	plan := &Plan{ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs}
+	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
+		return p, err
+	}
+	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
+		return p, err
+	}
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, p.Pid); err != nil {
+			return p, err
+		}
+	}
+	if opts.Detach {
+		return p, p.Start()
+	}
+	return p, nil
+}
+
+// joinAll is an nsSetup that joins every namespace the container has,
+// through its init's /proc entries.
+func joinAll(spec *specs.Spec, initPID int) nsSetup {
+	joined := *spec.Linux
+	joined.Namespaces = nil
+	for _, n := range spec.Linux.Namespaces {
+		joined.Namespaces = append(joined.Namespaces, specs.LinuxNamespace{
+			Type: n.Type, Path: "/proc/" + strconv.Itoa(initPID) + "/ns/" + nsProcName[n.Type],
+		})
+	}
+	s := *spec
+	s.Linux = &joined
+	ns, _ := planNamespaces(&s) // paths exist: init was just seen alive
+	return ns
+}
+
+// execProcess builds the exec'd process from --process or from the
+// container's process and the flags.
+func execProcess(base *specs.Process, o ExecOpts) (*specs.Process, error) {
+	if o.ProcessFile != "" {
+		data, err := os.ReadFile(o.ProcessFile)
+		if err != nil {
+			return nil, fmt.Errorf("--process %s: %w", o.ProcessFile, unwrapPathErr(err))
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("--process %s: %w", o.ProcessFile, err)
+		}
+		if err := validateProcess(&p); err != nil {
+			return nil, fmt.Errorf("--process %s: %w", o.ProcessFile, err)
+		}
+		return &p, nil
+	}
+	if len(o.Args) == 0 {
+		return nil, fmt.Errorf("exec: no command given (usage: berth exec <container-id> <command> [args...])")
+	}
+	p := *base
+	p.Args = o.Args
+	p.Terminal = o.Tty
+	p.ConsoleSize = nil
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	p.Env = mergeEnv(base.Env, o.Env)
+	if o.User != "" {
+		uidS, gidS, hasGid := strings.Cut(o.User, ":")
+		uid, err := strconv.ParseUint(uidS, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+		}
+		p.User.UID = uint32(uid)
+		if hasGid {
+			gid, err := strconv.ParseUint(gidS, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+			}
+			p.User.GID = uint32(gid)
+		}
+	}
+	for _, g := range o.AdditionalGids {
+		gid, err := strconv.ParseUint(g, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("exec: --additional-gids %q is not a number", g)
+		}
+		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
+	}
+	if len(o.Caps) > 0 {
+		caps := &specs.LinuxCapabilities{}
+		if base.Capabilities != nil {
+			c := *base.Capabilities
+			caps = &c
+		}
+		for _, c := range o.Caps {
+			c = strings.ToUpper(c)
+			if !strings.HasPrefix(c, "CAP_") {
+				c = "CAP_" + c
+			}
+			caps.Bounding = append(caps.Bounding, c)
+			caps.Effective = append(caps.Effective, c)
+			caps.Permitted = append(caps.Permitted, c)
+			if caps.Inheritable != nil { // ambient needs inheritable
+				caps.Ambient = append(caps.Ambient, c)
+			}
+		}
+		p.Capabilities = caps
+	}
+	if o.NoNewPrivs {
+		p.NoNewPrivileges = true
+	}
+	if o.AppArmor != "" {
+		p.ApparmorProfile = o.AppArmor
+	}
+	if o.ProcessLabel != "" {
+		p.SelinuxLabel = o.ProcessLabel
+	}
+	return &p, validateProcess(&p)
+}
+
+// mergeEnv returns base with each KEY=value of extra replacing base's KEY.
+func mergeEnv(base, extra []string) []string {
+	out := append([]string{}, base...)
+	for _, e := range extra {
+		key, _, _ := strings.Cut(e, "=")
+		replaced := false
+		for i, b := range out {
+			if strings.HasPrefix(b, key+"=") {
+				out[i], replaced = e, true
+			}
+		}
+		if !replaced {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
