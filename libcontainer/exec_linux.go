@@ -230,4 +230,3 @@ func mergeEnv(base, extra []string) []string {
 	}
 	return out
 }
-
