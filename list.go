@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -43,7 +44,7 @@ var listCommand = &cli.Command{
 			reports = append(reports, ctr.Report())
 		}
 		if format == "json" {
-			return printJSON(reports)
+			return json.NewEncoder(os.Stdout).Encode(reports) // compact, as runc prints it
 		}
 		w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 		fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")

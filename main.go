@@ -65,6 +65,8 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			createCommand, startCommand, runCommand, stateCommand, listCommand,
 			killCommand, deleteCommand, specCommand, execCommand,
+			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand, featuresCommand,
+			checkpointCommand, restoreCommand,
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors, once
 	}

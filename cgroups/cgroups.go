@@ -128,3 +128,40 @@ func (m *Manager) Join(pid int, sub string) error {
 	}
 	return nil
 }
+
+// Freeze freezes (true) or thaws (false) every process in the cgroup.
+func (m *Manager) Freeze(frozen bool) error {
+	st := occg.Thawed
+	if frozen {
+		st = occg.Frozen
+	}
+	if err := m.m.Freeze(st); err != nil {
+		return fmt.Errorf("freeze cgroup: %w", err)
+	}
+	return nil
+}
+
+// Update applies new limits to a live cgroup.
+func (m *Manager) Update(res *specs.LinuxResources) error {
+	r, err := convertResources(res)
+	if err != nil {
+		return err
+	}
+	if err := m.m.Set(r); err != nil {
+		return fmt.Errorf("update cgroup limits: %w", err)
+	}
+	return nil
+}
+
+// Stats reads the cgroup's counters.
+func (m *Manager) Stats() (*occg.Stats, error) {
+	st, err := m.m.GetStats()
+	if err != nil {
+		return nil, fmt.Errorf("read cgroup stats: %w", err)
+	}
+	return st, nil
+}
+
+// OOMKills returns how many processes the kernel's OOM killer has killed in
+// the cgroup.
+func (m *Manager) OOMKills() (uint64, error) { return m.m.OOMKillCount() }

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -78,3 +79,17 @@ func parseOptions(opts []string, fsType string) mountOpts {
 }
 
 func (o mountOpts) dataString() string { return strings.Join(o.data, ",") }
+
+// KnownOptions lists the mount options berth understands, for `features`.
+func KnownOptions() []string {
+	var out []string
+	for o := range flagOptions {
+		out = append(out, o)
+	}
+	for o := range propagationOptions {
+		out = append(out, o)
+	}
+	out = append(out, "bind", "rbind")
+	sort.Strings(out)
+	return out
+}

@@ -210,7 +210,7 @@ func TestListShowsContainers(t *testing.T) {
 		t.Fatalf("list table: %q", table)
 	}
 	js := e.mustBerth("list", "--format", "json")
-	if !strings.Contains(js, `"id": "listed-b"`) || !strings.Contains(js, `"status": "created"`) {
+	if !strings.Contains(js, `"id":"listed-b"`) || !strings.Contains(js, `"status":"created"`) {
 		t.Fatalf("list json: %q", js)
 	}
 }

@@ -1,0 +1,15 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-project/berth/libcontainer"
+)
+
+var featuresCommand = &cli.Command{
+	Name:  "features",
+	Usage: "print the OCI features document: what this berth supports",
+	Action: func(c *cli.Context) error {
+		return printJSON(libcontainer.Features())
+	},
+}

@@ -1,0 +1,45 @@
+package libcontainer
+
+import (
+	"sort"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/rootfs"
+)
+
+// Features is the OCI features document for this build and host.
+func Features() *features.Features {
+	no := false
+	var ns []string
+	for t := range nsFlag {
+		ns = append(ns, string(t))
+	}
+	sort.Strings(ns)
+	var caps []string
+	for name := range capByName {
+		caps = append(caps, name)
+	}
+	sort.Strings(caps)
+	v2 := cgroups.IsUnified()
+	v1 := !v2
+	return &features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{hookPrestart, hookCreateRuntime, hookCreateContainer, hookStartContainer, hookPoststart, hookPoststop},
+		MountOptions:  rootfs.KnownOptions(),
+		Linux: &features.Linux{
+			Namespaces:      ns,
+			Capabilities:    caps,
+			Cgroup:          &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no},
+			Seccomp:         &features.Seccomp{Enabled: &no},
+			Apparmor:        &features.Apparmor{Enabled: &no},
+			Selinux:         &features.Selinux{Enabled: &no},
+			IntelRdt:        &features.IntelRdt{Enabled: &no},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+		},
+		Annotations: map[string]string{"io.github.berth-project.berth.version": "see berth --version"},
+	}
+}

@@ -1,0 +1,20 @@
+package main
+
+import (
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-project/berth/libcontainer"
+)
+
+var pauseCommand = &cli.Command{
+	Name:      "pause",
+	Usage:     "freeze every process of a container",
+	ArgsUsage: "<container-id>",
+	Action: func(c *cli.Context) error {
+		id, err := oneID(c)
+		if err != nil {
+			return err
+		}
+		return libcontainer.Pause(c.String("root"), id)
+	},
+}
