@@ -213,6 +213,7 @@ print_table() {
 	say "$sep"
 	awk -F'\t' '{ printf "%-44s %-20s %-20s %s\n", $1, $2, $3, $4 }' "$T/table.tsv"
 	say "$sep"
+	say "load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(nproc) CPUs)"
 	if [ -s "$T/notes" ]; then
 		say "notes and errors:"
 		sed 's/^/  /' "$T/notes"
@@ -230,7 +231,8 @@ write_results() {
 	mkdir -p "$dir"
 	out=$dir/$stamp.json
 	jq -s --arg stamp "$stamp" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" \
-		--arg mode "$(cgroup_mode)" --arg quick "$QUICK" --argjson runs "$RUNS" \
+		--arg mode "$(cgroup_mode)" --arg quick "$QUICK" \
+		--arg load0 "$LOAD_START" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson runs "$RUNS" \
 		--argjson warmup "$WARMUP" --argjson npar "$NPAR" --argjson rounds "$PAR_ROUNDS" \
 		--argjson memsamples "$MEM_SAMPLES" --argjson limittries "$LIMIT_TRIES" \
 		--arg berth "${ORIG[berth]}" --arg berthv "$("${BIN[berth]}" --version 2>&1 | head -1)" \
@@ -241,7 +243,8 @@ write_results() {
 		--arg dirty "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | wc -l)" \
 		--rawfile leaks <(cat "$T/leaks" 2>/dev/null) \
 		'{timestamp: $stamp,
-		  host: {kernel: $kernel, cpus: ($cpus | tonumber), cgroups: $mode},
+		  host: {kernel: $kernel, cpus: ($cpus | tonumber), cgroups: $mode,
+		         loadavg_start: $load0, loadavg_end: $load1},
 		  settings: {quick: ($quick == "1"), runs: $runs, warmup: $warmup,
 		             parallel: $npar, parallel_rounds: $rounds, memory_samples: $memsamples, limit_tries: $limittries},
 		  runtimes: {berth: {path: $berth, version: $berthv, sha256: $berthsum, commit: $commit,
