@@ -22,13 +22,19 @@ test: deps berth unit integration
 
 unit:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/...
+	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/... ./seccomp/...
 
 integration: berth
 	BERTH_BINARY=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/...
 
 bench: berth
 	./bench/run
+
+# The OCI runtime-tools validation suite against berth (and runc, for
+# comparison); fails if berth does worse than tests/conformance/baseline.txt.
+.PHONY: conformance
+conformance: berth
+	GO=$(GO) ./tests/conformance/run.sh --check
 
 demo: berth
 	./scripts/demo.sh

@@ -59,6 +59,13 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
+	filter, listener, err := compileSeccomp(b.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if listener != nil {
+		defer listener.Close()
+	}
 	var cg *cgroups.Manager
 	cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: b.Spec.Linux.CgroupsPath, Resources: b.Spec.Linux.Resources})
 	if err != nil {
@@ -87,6 +94,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	named := map[string]*os.File{}
+	if listener != nil {
+		named[fdSeccompListener] = listener
+	}
 	if !opts.Foreground {
 		fifo, err := makeExecFifo(c.dir)
 		if err != nil {
@@ -115,6 +125,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
+		HostPid: c.InitPID, Seccomp: filter,
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
 		return p, err

@@ -74,6 +74,15 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	}
 	spec := *c.Config
 	spec.Process, spec.Hooks = proc, nil
+	filter, listener, err := compileSeccomp(&spec)
+	if err != nil {
+		return nil, err
+	}
+	named := map[string]*os.File{}
+	if listener != nil {
+		defer listener.Close()
+		named[fdSeccompListener] = listener
+	}
 	ns := joinAll(&spec, c.InitPID)
 	p = &InitProcess{Container: c, exec: true}
 	defer func() {
@@ -82,7 +91,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 			p = nil
 		}
 	}()
-	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, adopt: !opts.Detach}); err != nil {
+	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: !opts.Detach}); err != nil {
 		return p, err
 	}
 	if !c.initAlive() {
@@ -97,7 +106,10 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 			return p, err
 		}
 	}
-	plan := &Plan{ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs}
+	plan := &Plan{
+		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs,
+		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning),
+	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
 		return p, err
 	}

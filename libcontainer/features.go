@@ -8,11 +8,17 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/rootfs"
+	"github.com/berth-project/berth/seccomp"
 )
+
+func sorted(s []string) []string {
+	sort.Strings(s)
+	return s
+}
 
 // Features is the OCI features document for this build and host.
 func Features() *features.Features {
-	no := false
+	yes, no := true, false
 	var ns []string
 	for t := range nsFlag {
 		ns = append(ns, string(t))

@@ -172,6 +172,14 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := closeExecFrom(3 + plan.PreserveFDs); err != nil {
 		return err
 	}
+	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+	// now, before the capabilities go (runc's order). The filter must then
+	// allow the few syscalls that follow.
+	if plan.Seccomp != nil && !proc.NoNewPrivileges {
+		if err := loadSeccomp(plan); err != nil {
+			return err
+		}
+	}
 	// Drop privileges in runc's order: bounding set while CAP_SETPCAP is
 	// still held; keep permitted caps across setuid; switch user; then set
 	// the final effective/permitted/inheritable and ambient sets.
@@ -212,9 +220,14 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	}
 	// From here, a failure goes to whoever started us: `berth start` reads
 	// the FIFO to its end (which comes at execve, by close-on-exec).
-	if plan.State != nil {
+	if plan.State != nil && !plan.Exec {
 		plan.State.Status = specs.StateRunning
 		err = runHooks(spec.Hooks, plan.State, hookStartContainer)
+	}
+	// With no_new_privs the filter goes on last, so that as few syscalls as
+	// possible (none of berth's setup) run under it.
+	if err == nil && plan.Seccomp != nil && proc.NoNewPrivileges {
+		err = loadSeccomp(plan)
 	}
 	if err == nil {
 		err = linux.Exec(path, proc.Args, env)

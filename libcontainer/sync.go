@@ -9,6 +9,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/seccomp"
 )
 
 // The init protocol. The parent (create/run/exec) and `berth init` talk over
@@ -62,6 +64,10 @@ type Plan struct {
 	PreserveFDs   int               `json:"preserveFds,omitempty"`
 	// Exec is a process for an existing container: no rootfs, no hooks.
 	Exec bool `json:"exec,omitempty"`
+	// HostPid is the process's PID on the host (for the seccomp listener).
+	HostPid int `json:"hostPid"`
+	// Seccomp is linux.seccomp, compiled by the parent.
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
 }

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -256,3 +257,6 @@ func itoa(n int) string { return strconv.Itoa(n) }
 func newBerthCmd(e *env, args ...string) *exec.Cmd {
 	return exec.Command(berthBinary, append([]string{"--root", e.root}, args...)...)
 }
+
+// ptr is unsafe.Pointer for ioctl arguments.
+func ptr[T any](v *T) unsafe.Pointer { return unsafe.Pointer(v) }

@@ -1,0 +1,88 @@
+package seccomp
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The filter is loaded in a child process (this test binary re-run with
+// BERTH_SECCOMP_CHILD set), which then reports the errno of a few syscalls.
+func TestMain(m *testing.M) {
+	if os.Getenv("BERTH_SECCOMP_CHILD") != "" {
+		seccompChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func profile() *specs.LinuxSeccomp {
+	// Refuse by default; allow what a Go program needs to run and exit, and
+	// name getpid so the profile's highest syscall number is known.
+	allow := []string{"read", "write", "close", "mmap", "munmap", "mprotect", "rt_sigaction", "rt_sigprocmask",
+		"rt_sigreturn", "futex", "exit", "exit_group", "sched_yield", "nanosleep", "clock_gettime", "sigaltstack",
+		"gettid", "tgkill", "madvise", "getpid", "fcntl", "epoll_pwait", "epoll_ctl", "openat", "pipe2", "clone", "clone3", "set_robust_list", "rseq"}
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: allow, Action: specs.ActAllow},
+			{Names: []string{"no_such_syscall_in_any_kernel"}, Action: specs.ActAllow},
+		},
+	}
+}
+
+func seccompChild() {
+	runtime.LockOSThread()
+	prog, _, err := Compile(profile())
+	if err == nil {
+		unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+		_, err = prog.Load()
+	}
+	if err != nil {
+		os.Stdout.WriteString("load: " + err.Error())
+		os.Exit(2)
+	}
+	var out []string
+	for _, nr := range []uintptr{unix.SYS_MKDIRAT, 1000, unix.SYS_GETPID} {
+		_, _, e := unix.RawSyscall(nr, 0, 0, 0)
+		out = append(out, e.Error())
+	}
+	os.Stdout.WriteString(strings.Join(out, ";"))
+	os.Exit(0)
+}
+
+func TestFilterEPERMForKnownENOSYSForNewer(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "BERTH_SECCOMP_CHILD=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	got := strings.Split(string(out), ";")
+	if len(got) != 3 || got[0] != unix.EPERM.Error() || got[1] != unix.ENOSYS.Error() || got[2] != unix.Errno(0).Error() {
+		t.Fatalf("mkdirat, syscall 1000, getpid: %q; want EPERM, ENOSYS, success", got)
+	}
+}
+
+func TestCompileRefusesBadProfiles(t *testing.T) {
+	one := uint(1)
+	for _, tc := range []struct {
+		p    specs.LinuxSeccomp
+		want string
+	}{
+		{specs.LinuxSeccomp{DefaultAction: "BOGUS"}, "defaultAction"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "default action"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, "unknown flag"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActKill, ErrnoRet: &one}}}, "errnoRet"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}}, "index"},
+	} {
+		if _, _, err := Compile(&tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Compile(%+v) = %v, want an error about %s", tc.p, err, tc.want)
+		}
+	}
+}
