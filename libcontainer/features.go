@@ -37,10 +37,13 @@ func Features() *features.Features {
 		Hooks:         []string{hookPrestart, hookCreateRuntime, hookCreateContainer, hookStartContainer, hookPoststart, hookPoststop},
 		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
-			Namespaces:      ns,
-			Capabilities:    caps,
-			Cgroup:          &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no},
-			Seccomp:         &features.Seccomp{Enabled: &no},
+			Namespaces:   ns,
+			Capabilities: caps,
+			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes, Actions: sorted(seccomp.Actions()), Operators: sorted(seccomp.Operators()),
+				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.Flags()),
+			},
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
