@@ -123,9 +123,6 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := r.Enter(); err != nil {
 		return err
 	}
-	if err := r.Finalize(); err != nil {
-		return err
-	}
 	if spec.Hostname != "" {
 		if err := linux.Sethostname(spec.Hostname); err != nil {
 			return err
@@ -137,6 +134,11 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 		}
 	}
 	if err := applySysctl(spec.Linux.Sysctl); err != nil {
+		return err
+	}
+	// Read-only and masked paths last: sysctl writes to /proc/sys, which
+	// is read-only afterwards.
+	if err := r.Finalize(); err != nil {
 		return err
 	}
 	return startProcess(s, plan, fifo)
@@ -156,6 +158,15 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		if err := setupConsole(s, proc); err != nil {
 			return err
 		}
+	}
+	if err := setPersonality(spec.Linux.Personality); err != nil {
+		return err
+	}
+	if err := setIOPriority(proc.IOPriority); err != nil {
+		return err
+	}
+	if err := setScheduler(proc.Scheduler); err != nil {
+		return err
 	}
 	// Resource limits and the OOM score while still privileged: raising a
 	// hard limit or lowering the score needs CAP_SYS_RESOURCE.
@@ -205,6 +216,11 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return err
 		}
+	}
+	// The profile takes effect at execve; it is written inside the container,
+	// through its own verified procfs.
+	if err := setAppArmorOnExec(proc.ApparmorProfile); err != nil {
+		return err
 	}
 	env := processEnv(proc)
 	path, err := lookPath(proc.Args[0], env)

@@ -145,6 +145,46 @@ func (b *Bundle) validate() error {
 			return invalid("mounts[%d]: destination %q is not absolute", i, m.Destination)
 		}
 	}
+	if err := validateSysctl(s); err != nil {
+		return err
+	}
+	if s.Process.SelinuxLabel != "" && !selinuxEnabled() {
+		return invalid("process.selinuxLabel is set, but SELinux is disabled or not supported on this host")
+	}
+	if p := s.Linux.Personality; p != nil && p.Domain != specs.PerLinux && p.Domain != specs.PerLinux32 {
+		return invalid("linux.personality: unknown domain %q (want LINUX or LINUX32)", p.Domain)
+	}
+	return nil
+}
+
+func selinuxEnabled() bool {
+	_, err := os.Stat("/sys/fs/selinux/enforce")
+	return err == nil
+}
+
+// validateSysctl refuses a sysctl that would change the host: each must
+// belong to a namespace the container has of its own (as runc checks).
+func validateSysctl(s *specs.Spec) error {
+	own := func(t specs.LinuxNamespaceType) bool { return hasNS(s, t) }
+	for k := range s.Linux.Sysctl {
+		switch {
+		case strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "kernel.msg") || strings.HasPrefix(k, "kernel.sem") ||
+			strings.HasPrefix(k, "kernel.shm"):
+			if !own(specs.IPCNamespace) {
+				return invalid("linux.sysctl %q: needs an ipc namespace of the container's own", k)
+			}
+		case strings.HasPrefix(k, "net."):
+			if !own(specs.NetworkNamespace) {
+				return invalid("linux.sysctl %q: needs a network namespace of the container's own", k)
+			}
+		case k == "kernel.hostname" || k == "kernel.domainname":
+			if !own(specs.UTSNamespace) {
+				return invalid("linux.sysctl %q: needs a uts namespace of the container's own", k)
+			}
+		default:
+			return invalid("linux.sysctl %q: not in a namespace the container owns; it would change the host", k)
+		}
+	}
 	return nil
 }
 

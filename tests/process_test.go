@@ -1,0 +1,73 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// What the workload sees of the process settings: capabilities, rlimits,
+// no_new_privs, umask, personality, sysctl, I/O priority, scheduler, OOM score.
+func TestProcessSettingsReachTheWorkload(t *testing.T) {
+	e := newEnv(t)
+	umask := uint32(0o027)
+	oom := 123
+	b := e.bundle([]string{"sh", "-c", strings.Join([]string{
+		"grep -E '^(CapEff|CapBnd|CapAmb|NoNewPrivs)' /proc/self/status | tr -s '\\t ' ' '",
+		"ulimit -n", "umask", "uname -m", "cat /proc/sys/net/ipv4/ip_forward /proc/self/oom_score_adj",
+		"cat /proc/sys/kernel/shmmni",
+	}, "; ")}, func(s *specs.Spec) {
+		caps := []string{"CAP_CHOWN", "CAP_KILL"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps, Inheritable: caps, Ambient: caps}
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 321, Soft: 321}}
+		s.Process.NoNewPrivileges = true
+		s.Process.User.Umask = &umask
+		s.Process.OOMScoreAdj = &oom
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+		s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
+		s.Process.IOPriority = &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 5}
+		s.Process.Scheduler = &specs.Scheduler{Policy: specs.SchedBatch}
+	})
+	out, code := e.run("procset", b)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	// CAP_CHOWN (0) and CAP_KILL (5): mask 0x21.
+	for _, want := range []string{"CapEff: 0000000000000021", "CapBnd: 0000000000000021", "CapAmb: 0000000000000021",
+		"NoNewPrivs: 1", "\n321\n", "\n0027\n", "\ni686\n", "\n1\n123\n", "\n1234"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("workload output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestHostSysctlIsRefused(t *testing.T) {
+	e := newEnv(t)
+	for key, want := range map[string]string{
+		"kernel.panic":        "would change the host",
+		"net.ipv4.ip_forward": "network namespace",
+	} {
+		b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{key: "1"}
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.NetworkNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		})
+		e.expectRefused([]string{key, want}, "run", "--bundle", b, "sysctl")
+		e.assertNothingLeft("sysctl", "", b)
+	}
+}
+
+func TestUnknownCapabilityIsRefused(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_BOGUS")
+	})
+	e.expectRefused([]string{"CAP_BOGUS"}, "run", "--bundle", b, "badcap")
+	e.assertNothingLeft("badcap", "", b)
+}
