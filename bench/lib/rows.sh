@@ -156,7 +156,7 @@ row_parallel() {
 # container's memory cgroup is charged before the workload runs.
 row_memory() {
 	local rt cfg log s pid usage peak hwm memf peakf timer=""
-	local -A RSS HWM USE PEAK
+	local -A RSS HWM ANON USE PEAK
 	say "== 5/7 memory during create ($MEM_SAMPLES samples per runtime)"
 	[ -x /usr/bin/time ] && timer=/usr/bin/time
 	[ -n "$timer" ] || say "   /usr/bin/time not found (apt-get install time): no max RSS of the create process"
@@ -165,7 +165,7 @@ row_memory() {
 		mkcfg "$cfg" "$rt-mem"
 		memf=$(cg_memfile "$rt-mem" memory.usage_in_bytes memory.current)
 		peakf=$(cg_memfile "$rt-mem" memory.max_usage_in_bytes memory.peak)
-		RSS[$rt]="" HWM[$rt]="" USE[$rt]="" PEAK[$rt]=""
+		RSS[$rt]="" HWM[$rt]="" ANON[$rt]="" USE[$rt]="" PEAK[$rt]=""
 		for s in $(seq "$MEM_SAMPLES"); do
 			if [ -n "$timer" ]; then
 				$timer -o "$T/time.out" -f %M "${BIN[$rt]}" --root "$T/root-$rt" create --bundle "$cfg" "m$s" </dev/null >"$log" 2>&1
@@ -180,6 +180,8 @@ row_memory() {
 			pid=$("${BIN[$rt]}" --root "$T/root-$rt" state "m$s" 2>/dev/null | jq -r '.pid // empty')
 			hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/${pid:-0}/status" 2>/dev/null)
 			[ -n "$hwm" ] && HWM[$rt]+="$hwm "
+			hwm=$(awk '/^RssAnon:/ { print $2 }' "/proc/${pid:-0}/status" 2>/dev/null)
+			[ -n "$hwm" ] && ANON[$rt]+="$hwm "
 			usage=$(cat "$memf" 2>/dev/null) && USE[$rt]+="$usage "
 			peak=$(cat "$peakf" 2>/dev/null) && PEAK[$rt]+="$peak "
 			"${BIN[$rt]}" --root "$T/root-$rt" delete --force "m$s" >>"$log" 2>&1 ||
@@ -211,6 +213,8 @@ row_memory() {
 		"largest RSS among the create process and the children it waited for (GNU time %M); the container's init outlives create and is the next row"
 	memrow mem_init_hwm "init, created, not started: peak RSS" HWM 1024 \
 		"VmHWM of the container's init process (still the runtime binary, blocked before exec)"
+	memrow mem_init_anon "init, created, not started: anonymous RSS" ANON 1024 \
+		"RssAnon of the container's init: its private memory, wherever the kernel charged it"
 	memrow mem_cg_usage "memory cgroup charge after create" USE 1048576 \
 		"$([ "$(cgroup_mode)" = v2 ] && echo memory.current || echo memory.usage_in_bytes) of the container's cgroup between create and start"
 	memrow mem_cg_peak "memory cgroup peak during create" PEAK 1048576 \
