@@ -98,7 +98,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		named[fdSeccompListener] = listener
 	}
 	if !opts.Foreground {
-		fifo, err := makeExecFifo(c.dir)
+		fifo, err := makeExecFifo(c.dir, b.Spec)
 		if err != nil {
 			return p, err
 		}
@@ -263,11 +263,18 @@ func checkTerminal(spec *specs.Spec, opts CreateOpts) error {
 }
 
 // makeExecFifo creates <dir>/exec.fifo and returns an O_PATH handle on it
-// for init, which reopens it for writing through /proc/self/fd.
-func makeExecFifo(dir string) (*os.File, error) {
+// for init, which reopens it for writing through /proc/self/fd. Init does
+// that as the process's final user, so the FIFO belongs to that user's host
+// uid and gid (0600: nobody else may start the container).
+func makeExecFifo(dir string, spec *specs.Spec) (*os.File, error) {
 	path := filepath.Join(dir, execFifo)
 	if err := linux.Mkfifo(path, 0o600); err != nil {
 		return nil, err
+	}
+	u := spec.Process.User
+	uid, gid := hostID(spec.Linux.UIDMappings, u.UID), hostID(spec.Linux.GIDMappings, u.GID)
+	if err := os.Chown(path, int(uid), int(gid)); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
 	}
 	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -300,4 +307,18 @@ func sendConsole(socketPath string, master *os.File) error {
 		return fmt.Errorf("--console-socket %s: send terminal: %w", socketPath, err)
 	}
 	return nil
+}
+
+// hostID maps a container uid or gid to the host's through a user
+// namespace's mappings (the identity without them).
+func hostID(maps []specs.LinuxIDMapping, id uint32) uint32 {
+	if len(maps) == 0 {
+		return id
+	}
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + id - m.ContainerID
+		}
+	}
+	return 65534 // unmapped: the overflow id, which init cannot be anyway
 }

@@ -22,6 +22,9 @@ import (
 func Init() {
 	// Capabilities and the exec below are per thread: stay on this one.
 	runtime.LockOSThread()
+	// Non-dumpable until execve: no process of the container can ptrace
+	// init or read its memory while it still holds berth's privileges.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	sock, err := inheritedFD(fdInitSock)
 	if err != nil || sock == nil {
 		fmt.Fprintln(os.Stderr, "berth init: run by berth itself only, not by hand")

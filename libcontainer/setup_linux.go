@@ -140,19 +140,28 @@ func switchUser(p *specs.Process) error {
 	return nil
 }
 
-// enterCwd changes to process.cwd inside the new root, creating it if the
-// image lacks it (as runc does).
+// enterCwd changes to process.cwd, resolved inside the container's root
+// with no magic links: "/proc/self/fd/N" can never lead to a descriptor
+// that reaches the host (CVE-2024-21626). A missing cwd is created, as runc
+// does.
 func enterCwd(cwd string) error {
-	if err := unix.Chdir(cwd); err != nil {
-		if !errors.Is(err, unix.ENOENT) {
-			return fmt.Errorf("process.cwd %s: %w", cwd, err)
-		}
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, cwd, &how)
+	if errors.Is(err, unix.ENOENT) {
 		if err := os.MkdirAll(cwd, 0o755); err != nil {
 			return fmt.Errorf("process.cwd %s: %w", cwd, unwrapPathErr(err))
 		}
-		if err := unix.Chdir(cwd); err != nil {
-			return fmt.Errorf("process.cwd %s: %w", cwd, err)
-		}
+		fd, err = unix.Openat2(unix.AT_FDCWD, cwd, &how)
+	}
+	if err != nil {
+		return fmt.Errorf("process.cwd %s: %w", cwd, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", cwd, err)
 	}
 	return nil
 }

@@ -36,8 +36,13 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	for k, v := range o.named {
 		named[k] = v
 	}
+	exe, exeFile, err := sealedExe()
+	if err != nil {
+		return 0, err
+	}
+	defer exeFile.Close() // the exec below has resolved it by then
 	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        exe,
 		Args:        []string{"berth", "init"},
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,

@@ -86,8 +86,13 @@ func (r *Rootfs) createDevice(d specs.LinuxDevice) error {
 	if r.cfg.InUserNS {
 		return r.bindDevice(parent, base, d.Path)
 	}
-	if err := unix.Unlinkat(int(parent.Fd()), base, 0); err != nil && !errors.Is(err, unix.ENOENT) {
-		return os.NewSyscallError("unlinkat", err)
+	if err := unix.Unlinkat(int(parent.Fd()), base, 0); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return nil // a mount from the spec sits there: it wins
+		}
+		if !errors.Is(err, unix.ENOENT) {
+			return os.NewSyscallError("unlinkat", err)
+		}
 	}
 	if err := linux.Mknod(hostPath, mode|perm, int(unix.Mkdev(uint32(d.Major), uint32(d.Minor)))); err != nil {
 		return err

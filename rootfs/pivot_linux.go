@@ -74,9 +74,16 @@ func (r *Rootfs) Finalize() error {
 			return fmt.Errorf("readonly path %s: %w", p, err)
 		}
 	}
-	for _, p := range r.cfg.MaskedPaths {
-		if err := maskPath(p); err != nil {
-			return fmt.Errorf("masked path %s: %w", p, err)
+	if len(r.cfg.MaskedPaths) > 0 {
+		null, err := openDevNull()
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		for _, p := range r.cfg.MaskedPaths {
+			if err := maskPath(p, null); err != nil {
+				return fmt.Errorf("masked path %s: %w", p, err)
+			}
 		}
 	}
 	if r.cfg.Readonly {
@@ -93,25 +100,74 @@ func (r *Rootfs) Finalize() error {
 	return nil
 }
 
-func readonlyPath(path string) error {
-	if err := linux.Mount(path, path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return err
+// openNoFollow opens path inside the (new) root for use as a mount target,
+// refusing symlinks anywhere in it and magic links (/proc/self/fd/...), so
+// that a racing process cannot swap a path for a link elsewhere
+// (CVE-2025-31133 class). ENOENT comes back as is: a missing path is skipped.
+func openNoFollow(path string) (*os.File, error) {
+	how := unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_IN_ROOT,
 	}
-	return remount(path, unix.MS_BIND|unix.MS_RDONLY|unix.MS_REC)
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &how)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
-// maskPath hides path: a directory under an empty read-only tmpfs, a file
-// under /dev/null.
-func maskPath(path string) error {
-	err := linux.Mount("/dev/null", path, "", unix.MS_BIND, "")
-	if errors.Is(err, unix.ENOTDIR) {
-		err = linux.Mount("tmpfs", path, "tmpfs", unix.MS_RDONLY, "size=0k")
-	}
+func readonlyPath(path string) error {
+	f, err := openNoFollow(path)
 	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := linux.Mount(procFdPath(f), procFdPath(f), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	g, err := openNoFollow(path) // the new mount, not the directory under it
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	return remount(procFdPath(g), unix.MS_BIND|unix.MS_RDONLY|unix.MS_REC)
+}
+
+// maskPath hides path: a directory under an empty read-only tmpfs, anything
+// else under /dev/null, verified to be the real null device first.
+func maskPath(path string, null *os.File) error {
+	f, err := openNoFollow(path)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return os.NewSyscallError("fstat", err)
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return linux.Mount("tmpfs", procFdPath(f), "tmpfs", unix.MS_RDONLY, "size=0k")
+	}
+	return linux.Mount(procFdPath(null), procFdPath(f), "", unix.MS_BIND, "")
+}
+
+// openDevNull opens the container's /dev/null and checks it is the null
+// character device (1:3), not a file or a link planted in its place.
+func openDevNull() (*os.File, error) {
+	f, err := openNoFollow("/dev/null")
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
+		f.Close()
+		return nil, errors.New("/dev/null in the container is not the null device: refusing to mask paths with it")
+	}
+	return f, nil
 }
