@@ -31,6 +31,9 @@ type Config struct {
 	ID        string                // container ID: the default cgroup name
 	Path      string                // linux.cgroupsPath, may be empty
 	Resources *specs.LinuxResources // may be nil
+	// Devices are linux.devices: each is created in the container and so
+	// allowed in the device cgroup, after linux.resources.devices.
+	Devices []specs.LinuxDevice
 }
 
 // IsUnified reports whether the host runs cgroup v2 only.
@@ -49,7 +52,7 @@ func New(cfg Config) (*Manager, error) {
 	default:
 		cg.Path = cfg.Path
 	}
-	res, err := convertResources(cfg.Resources)
+	res, err := convertResources(cfg.Resources, cfg.Devices)
 	if err != nil {
 		return nil, err
 	}
@@ -141,9 +144,10 @@ func (m *Manager) Freeze(frozen bool) error {
 	return nil
 }
 
-// Update applies new limits to a live cgroup.
-func (m *Manager) Update(res *specs.LinuxResources) error {
-	r, err := convertResources(res)
+// Update applies new limits to a live cgroup; devices are linux.devices,
+// which stay allowed.
+func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice) error {
+	r, err := convertResources(res, devices)
 	if err != nil {
 		return err
 	}

@@ -21,12 +21,13 @@ var defaultAllowedDevices = []*devices.Rule{
 	{Type: devices.CharDevice, Major: 136, Minor: devices.Wildcard, Permissions: "rwm", Allow: true}, // pts
 }
 
-// convertResources maps linux.resources onto the cgroup library's type.
-func convertResources(r *specs.LinuxResources) (*occg.Resources, error) {
+// convertResources maps linux.resources onto the cgroup library's type. The
+// device rules are the spec's, then the defaults, then one allowing each of
+// linux.devices (the container gets those nodes, so it may use them).
+func convertResources(r *specs.LinuxResources, devs []specs.LinuxDevice) (*occg.Resources, error) {
 	out := &occg.Resources{}
 	if r == nil {
-		out.Devices = append(out.Devices, defaultAllowedDevices...)
-		return out, nil
+		r = &specs.LinuxResources{}
 	}
 	for i, d := range r.Devices {
 		rule, err := deviceRule(d)
@@ -36,6 +37,21 @@ func convertResources(r *specs.LinuxResources) (*occg.Resources, error) {
 		out.Devices = append(out.Devices, rule)
 	}
 	out.Devices = append(out.Devices, defaultAllowedDevices...)
+	for _, d := range devs {
+		t := d.Type
+		switch t {
+		case "u":
+			t = "c"
+		case "p":
+			continue // a FIFO: nothing for the device cgroup
+		}
+		major, minor := d.Major, d.Minor
+		rule, err := deviceRule(specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &major, Minor: &minor, Access: "rwm"})
+		if err != nil {
+			return nil, fmt.Errorf("linux.devices %s: %w", d.Path, err)
+		}
+		out.Devices = append(out.Devices, rule)
+	}
 	if m := r.Memory; m != nil {
 		setInt(&out.Memory, m.Limit)
 		setInt(&out.MemoryReservation, m.Reservation)

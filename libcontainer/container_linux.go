@@ -97,6 +97,7 @@ func Start(root, id string) error {
 			}
 		}
 	}
+	checkpoint("start:fifo-opened")
 	data, err := io.ReadAll(f)
 	f.Close()
 	if err != nil {
@@ -119,7 +120,7 @@ func Start(root, id string) error {
 
 // runPoststart runs the poststart hooks; the spec makes a failure a warning.
 func (c *Container) runPoststart() {
-	if err := runHooks(c.Config.Hooks, c.ociState(specs.StateRunning), hookPoststart); err != nil {
+	for _, err := range warnHooks(c.Config.Hooks, c.ociState(specs.StateRunning), hookPoststart) {
 		logrus.Warn(err)
 	}
 }
@@ -201,19 +202,21 @@ func (c *Container) destroy() error {
 		waitGone(fd, 5000)
 		unix.Close(fd)
 	}
+	checkpoint("delete:killed")
 	if cg := c.cgroup(); cg != nil {
 		if cg.Exists() {
 			c.signalAll(unix.SIGKILL)
 			if err := removeCgroup(cg); err != nil {
 				return err
 			}
+			checkpoint("delete:cgroup-removed")
 		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
 	}
 	if c.Config != nil {
-		if err := runHooks(c.Config.Hooks, c.ociState(specs.StateStopped), hookPoststop); err != nil {
+		for _, err := range warnHooks(c.Config.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
 			logrus.Warn(err)
 		}
 	}

@@ -67,7 +67,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		defer listener.Close()
 	}
 	var cg *cgroups.Manager
-	cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: b.Spec.Linux.CgroupsPath, Resources: b.Spec.Linux.Resources})
+	cg, err = cgroups.New(cgroups.Config{
+		ID: opts.ID, Path: b.Spec.Linux.CgroupsPath, Resources: b.Spec.Linux.Resources, Devices: b.Spec.Linux.Devices,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +95,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := c.save(); err != nil {
 		return p, err
 	}
+	checkpoint("create:state-saved")
 	named := map[string]*os.File{}
 	if listener != nil {
 		named[fdSeccompListener] = listener
@@ -110,6 +113,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}); err != nil {
 		return p, err
 	}
+	checkpoint("create:spawned")
 	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
 		return p, fmt.Errorf("init process: %w", err)
 	}
@@ -121,6 +125,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := cg.Apply(c.InitPID); err != nil {
 		return p, err
 	}
+	checkpoint("create:cgroup")
 	plan := &Plan{
 		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
@@ -130,9 +135,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
 		return p, err
 	}
+	checkpoint("create:plan-sent")
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
 		return p, err
 	}
+	checkpoint("create:ready")
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err

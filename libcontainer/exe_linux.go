@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,16 +19,15 @@ import (
 // falls back to a sealed memfd copy, as runc 1.1 always did (a full copy of
 // the binary each time).
 
-// sealedExe returns a path that execs this binary safely, and the file that
-// must stay open until the exec has happened.
-func sealedExe() (string, *os.File, error) {
+// sealedExe returns a handle on this binary that is safe to exec, through
+// /proc/self/fd/N; it must stay open until the exec has happened.
+func sealedExe() (*os.File, error) {
 	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err == nil {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
 		if err == nil {
-			f := os.NewFile(uintptr(fd), "berth-exe")
-			return "/proc/self/fd/" + strconv.Itoa(fd), f, nil
+			return os.NewFile(uintptr(fd), "berth-exe"), nil
 		}
 		unix.Close(fd)
 	}
@@ -37,25 +35,25 @@ func sealedExe() (string, *os.File, error) {
 }
 
 // memfdExe copies the binary into a sealed memfd.
-func memfdExe() (string, *os.File, error) {
+func memfdExe() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
-		return "", nil, fmt.Errorf("open own binary: %w", err)
+		return nil, fmt.Errorf("open own binary: %w", err)
 	}
 	defer src.Close()
 	fd, err := unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
-		return "", nil, os.NewSyscallError("memfd_create", err)
+		return nil, os.NewSyscallError("memfd_create", err)
 	}
 	f := os.NewFile(uintptr(fd), "berth-memfd")
 	if _, err := io.Copy(f, src); err != nil {
 		f.Close()
-		return "", nil, fmt.Errorf("copy own binary: %w", err)
+		return nil, fmt.Errorf("copy own binary: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
 		f.Close()
-		return "", nil, os.NewSyscallError("seal own binary", err)
+		return nil, os.NewSyscallError("seal own binary", err)
 	}
-	return "/proc/self/fd/" + strconv.Itoa(fd), f, nil
+	return f, nil
 }

@@ -97,6 +97,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if !c.initAlive() {
 		return p, fmt.Errorf("%w: %s exited while exec joined it", ErrNotRunning, opts.ID)
 	}
+	checkpoint("exec:spawned")
 	if len(c.CgroupPaths) > 0 {
 		cg, err := cgroups.Load(c.CgroupPaths)
 		if err == nil {

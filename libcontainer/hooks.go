@@ -56,6 +56,7 @@ func hooksOf(h *specs.Hooks, point string) []specs.Hook {
 
 // runHooks runs the hooks of the given points in order, each with the
 // container's state as JSON on stdin. It stops at the first failure.
+// (warnHooks is the variant for points where a failure is only a warning.)
 func runHooks(h *specs.Hooks, state *specs.State, points ...string) error {
 	data, err := json.Marshal(state)
 	if err != nil {
@@ -105,6 +106,23 @@ func runHook(h specs.Hook, state []byte) error {
 		return err
 	}
 	return nil
+}
+
+// warnHooks runs every hook of point, even after failures, and returns
+// them all: for poststart and poststop, where the spec makes a failing hook
+// a warning and says the remaining hooks still run.
+func warnHooks(h *specs.Hooks, state *specs.State, point string) []error {
+	data, err := json.Marshal(state)
+	if err != nil {
+		return []error{err}
+	}
+	var errs []error
+	for i, hook := range hooksOf(h, point) {
+		if err := runHook(hook, data); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook #%d (%s): %w", point, i, hook.Path, err))
+		}
+	}
+	return errs
 }
 
 // ociState is the state handed to hooks.

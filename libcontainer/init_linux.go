@@ -186,6 +186,14 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := closeExecFrom(3 + plan.PreserveFDs); err != nil {
 		return err
 	}
+	// process.cwd is resolved now, inside the container and without magic
+	// links (CVE-2024-21626), before a seccomp filter could refuse openat2;
+	// it is entered after the user switch.
+	cwd, err := openCwd(proc.Cwd)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(cwd)
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// now, before the capabilities go (runc's order). The filter must then
 	// allow the few syscalls that follow.
@@ -210,10 +218,10 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := caps.apply(); err != nil {
 		return err
 	}
-	// cwd after the user switch, so the user's permissions are checked; the
-	// path is resolved inside the new root, never against a host fd.
-	if err := enterCwd(proc.Cwd); err != nil {
-		return err
+	// cwd after the user switch, so that the user's permission to enter it
+	// is checked.
+	if err := unix.Fchdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
 	}
 	if proc.NoNewPrivileges {
 		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -78,7 +78,7 @@ func Update(root, id string, res *specs.LinuxResources) error {
 	}
 	defer c.Unlock()
 	merged := mergeResources(c.Config.Linux.Resources, res)
-	if err := cg.Update(merged); err != nil {
+	if err := cg.Update(merged, c.Config.Linux.Devices); err != nil {
 		return err
 	}
 	c.Config.Linux.Resources = merged

@@ -140,11 +140,10 @@ func switchUser(p *specs.Process) error {
 	return nil
 }
 
-// enterCwd changes to process.cwd, resolved inside the container's root
-// with no magic links: "/proc/self/fd/N" can never lead to a descriptor
-// that reaches the host (CVE-2024-21626). A missing cwd is created, as runc
-// does.
-func enterCwd(cwd string) error {
+// openCwd opens process.cwd, resolved inside the container's root with no
+// magic links: "/proc/self/fd/N" can never lead to a descriptor that
+// reaches the host (CVE-2024-21626). A missing cwd is created, as runc does.
+func openCwd(cwd string) (int, error) {
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
@@ -152,18 +151,14 @@ func enterCwd(cwd string) error {
 	fd, err := unix.Openat2(unix.AT_FDCWD, cwd, &how)
 	if errors.Is(err, unix.ENOENT) {
 		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return fmt.Errorf("process.cwd %s: %w", cwd, unwrapPathErr(err))
+			return -1, fmt.Errorf("process.cwd %s: %w", cwd, unwrapPathErr(err))
 		}
 		fd, err = unix.Openat2(unix.AT_FDCWD, cwd, &how)
 	}
 	if err != nil {
-		return fmt.Errorf("process.cwd %s: %w", cwd, err)
+		return -1, fmt.Errorf("process.cwd %s: %w", cwd, os.NewSyscallError("openat2", err))
 	}
-	defer unix.Close(fd)
-	if err := unix.Fchdir(fd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", cwd, err)
-	}
-	return nil
+	return fd, nil
 }
 
 // processEnv is process.env plus HOME when it is missing, from the

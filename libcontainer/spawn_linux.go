@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -36,13 +37,12 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	for k, v := range o.named {
 		named[k] = v
 	}
-	exe, exeFile, err := sealedExe()
+	exeFile, err := sealedExe()
 	if err != nil {
 		return 0, err
 	}
 	defer exeFile.Close() // the exec below has resolved it by then
 	cmd := &exec.Cmd{
-		Path:        exe,
 		Args:        []string{"berth", "init"},
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
@@ -58,6 +58,11 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
 	handOver(cmd, o.preserveFDs, named)
+	// The sealed binary goes last and is exec'd by its number in the child:
+	// the parent's own number could be reused by os/exec's descriptor
+	// shuffle before the exec (golang/go#61751). init closes it on exec.
+	cmd.ExtraFiles = append(cmd.ExtraFiles, exeFile)
+	cmd.Path = "/proc/self/fd/" + strconv.Itoa(2+len(cmd.ExtraFiles))
 	if o.ns.env != nil {
 		cmd.Env = append(cmd.Env, o.ns.env...)
 		cmd.Env = append(cmd.Env, "_BERTH_NSENTER="+strings.TrimPrefix(envValue(cmd.Env, fdInitSock), fdInitSock+"="))
