@@ -1,12 +1,13 @@
-# berth: `make` builds ./berth; `make test` runs unit and integration tests
-# (as root); `make bench` compares berth with runc (and crun where it runs).
+# berth: `make` builds ./berth; `make test` runs everything (as root): unit
+# tests, integration tests, the OCI conformance suite, and the integration
+# tests again in a cgroup v2 guest; `make bench` compares berth with runc.
 GO      ?= go
 VERSION ?= 0.1.0
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo
 
-.PHONY: all berth test unit integration bench demo clean deps
+.PHONY: all berth test unit integration conformance vm-test bench demo clean deps
 
 all: berth
 
@@ -18,7 +19,7 @@ deps:
 
 # The README's test command: unit tests, then the integration tests that drive
 # the built binary against busybox bundles in temporary directories.
-test: deps berth unit integration
+test: deps berth unit integration conformance vm-test
 
 unit:
 	$(GO) vet ./...
@@ -34,7 +35,18 @@ bench: berth
 # comparison); fails if berth does worse than tests/conformance/baseline.txt.
 .PHONY: conformance
 conformance: berth
-	GO=$(GO) ./tests/conformance/run.sh --check
+	GO=$(GO) ./tests/conformance/run.sh --check berth=$(CURDIR)/berth
+
+# The same suite with runc beside berth, for comparison.
+.PHONY: conformance-compare
+conformance-compare: berth
+	GO=$(GO) ./tests/conformance/run.sh berth=$(CURDIR)/berth runc=$$(command -v runc)
+
+# The integration tests again, in a qemu guest with pure cgroup v2 (this
+# host is hybrid): tests/vm/README.md.
+vm-test: berth
+	tests/vm/run.sh -- sh -c 'BERTH_BINARY=$(CURDIR)/berth go test -count=1 -timeout 20m ./tests/...'
+
 
 demo: berth
 	./scripts/demo.sh

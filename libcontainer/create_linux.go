@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -201,10 +202,17 @@ func (p *InitProcess) awaitReady(consoleSocket string) error {
 
 // initDied explains an init that closed the socket without a word.
 func (p *InitProcess) initDied() error {
-	if err := p.cmd.Wait(); err != nil {
-		return fmt.Errorf("container init exited during setup: %w", err)
+	err := p.cmd.Wait()
+	if err == nil {
+		return errors.New("container init exited during setup")
 	}
-	return errors.New("container init exited during setup")
+	hint := ""
+	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		if r := p.Container.Config.Linux.Resources; r != nil && r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+			hint = fmt.Sprintf(" (killed: is linux.resources.memory.limit, %d bytes, too low?)", *r.Memory.Limit)
+		}
+	}
+	return fmt.Errorf("container init exited during setup: %w%s", err, hint)
 }
 
 // abort undoes a failed create. Preconditions: lock held.

@@ -1,6 +1,7 @@
 package rootfs
 
 import (
+	"errors"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -24,7 +25,13 @@ func (r *Rootfs) mountCgroup(m specs.Mount, o mountOpts) error {
 	defer target.Close()
 	if unified, ok := r.cfg.CgroupPaths[""]; ok && len(r.cfg.CgroupPaths) == 1 {
 		if r.cfg.NewCgroupNS {
-			return linux.Mount("cgroup2", procFdPath(target), "cgroup2", o.flags, "")
+			err := linux.Mount("cgroup2", procFdPath(target), "cgroup2", o.flags, "")
+			// EPERM without the rights over the cgroup namespace's owner;
+			// EBUSY where the host's cgroup2 came in with a bind of /sys.
+			// Either way, a bind of the container's own cgroup does.
+			if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+				return err
+			}
 		}
 		if err := linux.Mount(unified, procFdPath(target), "bind", unix.MS_BIND, ""); err != nil {
 			return err

@@ -7,8 +7,8 @@
 # root filesystem, shared read-only over virtio-9p, under a writable overlay
 # kept in the guest's RAM: /usr, the Go toolchain and cache, and this work
 # tree are all there, and nothing the guest does reaches the host. CMD runs
-# as root in the host's current directory (which must not be under /tmp or
-# /run: the guest has fresh tmpfs there) with the environment below.
+# as root in the host's current directory (the guest has fresh tmpfs on /tmp
+# and /run, but keeps that one directory visible) with the environment below.
 #
 # Environment:
 #   VM_TIMEOUT  seconds before qemu is killed (default 1200); exit 124 then
