@@ -84,9 +84,11 @@ func describe(cfg Config) string {
 // Paths maps each controller ("" for the unified hierarchy) to its directory.
 func (m *Manager) Paths() map[string]string { return m.m.GetPaths() }
 
-// Apply creates the cgroup and moves pid into it, then applies the limits.
-func (m *Manager) Apply(pid int) error {
-	if err := m.m.Apply(pid); err != nil {
+// Prepare creates the cgroup and sets its limits, with no process in it
+// yet; Join moves the container's init in later. The two are apart so that
+// the (slow, on v1) directory and limit writes overlap with starting init.
+func (m *Manager) Prepare() error {
+	if err := m.m.Apply(-1); err != nil { // -1: create, attach nothing
 		return fmt.Errorf("create cgroup: %w", err)
 	}
 	c, err := m.m.GetCgroups()

@@ -171,6 +171,7 @@ func (c *Container) signalAll(sig unix.Signal) error {
 // stopped or merely created), its cgroup and its state directory. With
 // force it also removes a container whose state file is unreadable.
 func Delete(root, id string, force bool) error {
+	checkpoint("delete:begin")
 	c, err := Load(root, id)
 	if err != nil && !(force && errors.Is(err, ErrCorruptState)) {
 		return err
@@ -215,6 +216,7 @@ func (c *Container) destroy() error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
 	}
+	checkpoint("delete:done")
 	if c.Config != nil {
 		for _, err := range warnHooks(c.Config.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
 			logrus.Warn(err)

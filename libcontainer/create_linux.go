@@ -46,6 +46,7 @@ type InitProcess struct {
 // `start`. On any error it removes everything it made: the init process,
 // the cgroup and the state directory.
 func Create(opts CreateOpts) (p *InitProcess, err error) {
+	checkpoint("create:begin")
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
@@ -53,6 +54,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
+	checkpoint("create:bundle-loaded")
 	if err := checkTerminal(b.Spec, opts); err != nil {
 		return nil, err
 	}
@@ -74,6 +76,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
+	checkpoint("create:cgroup-resolved")
 	c, err := createDir(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err
@@ -96,6 +99,19 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := c.save(); err != nil {
 		return p, err
 	}
+	// The cgroup is made and limited while init starts (the ID is ours now:
+	// no other container's cgroup can be touched by this).
+	cgReady := make(chan error, 1)
+	go func() {
+		err := cg.Prepare()
+		checkpoint("create:cgroup-prepared")
+		cgReady <- err
+	}()
+	defer func() {
+		if err != nil {
+			<-cgReady // never tear down under a Prepare still at work
+		}
+	}()
 	checkpoint("create:state-saved")
 	named := map[string]*os.File{}
 	if listener != nil {
@@ -123,10 +139,6 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}
 	// Init waits for its plan, so it runs no code of the container's before
 	// it is in the container's cgroup.
-	if err := cg.Apply(c.InitPID); err != nil {
-		return p, err
-	}
-	checkpoint("create:cgroup")
 	plan := &Plan{
 		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
@@ -137,6 +149,22 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:plan-sent")
+	// init sets up its mounts meanwhile; it waits for "joined" before it
+	// unshares its cgroup namespace, runs hooks, or reports ready, so no
+	// code of the container's runs outside the cgroup. (On v1 the attach
+	// waits for an RCU grace period: milliseconds, now spent in parallel.)
+	cgErr := <-cgReady
+	cgReady <- cgErr // for the deferred wait above
+	if cgErr != nil {
+		return p, cgErr
+	}
+	if err := cg.Join(c.InitPID, ""); err != nil {
+		return p, err
+	}
+	// A send error means init has failed already: its error message is
+	// waiting on the socket, and awaitReady reads it.
+	p.sock.send(syncMsg{Type: msgJoined}, -1)
+	checkpoint("create:cgroup-joined")
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
 		return p, err
 	}

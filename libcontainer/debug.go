@@ -1,7 +1,9 @@
 package libcontainer
 
 import (
+	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -14,8 +16,18 @@ const dieAtEnv = "BERTH_TEST_DIE_AT"
 
 var dieAt = os.Getenv(dieAtEnv)
 
+// traceEnv, when set, makes every checkpoint print the time since berth
+// started to stderr: where the time goes on the hot path (docs/performance.md).
+var (
+	trace     = os.Getenv("BERTH_TRACE") != ""
+	startTime = time.Now()
+)
+
 // checkpoint kills berth if the crash tests asked to die at step.
 func checkpoint(step string) {
+	if trace {
+		fmt.Fprintf(os.Stderr, "berth[%d] %6.2fms %s\n", os.Getpid(), float64(time.Since(startTime).Microseconds())/1000, step)
+	}
 	if dieAt != "" && dieAt == step {
 		unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {} // the signal is on its way

@@ -56,6 +56,7 @@ func initProcess(s *syncSocket) error {
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
 	plan := msg.Plan
+	checkpoint("init:plan")
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
 	// become the namespace's root, or files cannot even be created.
 	if hasNS(plan.Spec, specs.UserNamespace) {
@@ -82,14 +83,6 @@ func initProcess(s *syncSocket) error {
 // sits where it does.
 func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 	spec := plan.Spec
-	// The cgroup namespace is unshared only now that init is inside the
-	// container's cgroup, so that it becomes the namespace's root. (Only
-	// this thread moves; it is the one that execs.)
-	if hasNS(spec, specs.CgroupNamespace) {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			return os.NewSyscallError("unshare cgroup namespace", err)
-		}
-	}
 	// A new network namespace starts with lo down.
 	if hasNS(spec, specs.NetworkNamespace) && nsPath(spec, specs.NetworkNamespace) == "" {
 		if err := network.LoopbackUp(); err != nil {
@@ -103,11 +96,25 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
+	// A fresh cgroup2 mount shows the mounting process's cgroup namespace:
+	// on a unified host, be in the cgroup and the namespace before mounting.
+	joined := false
+	if _, unified := plan.CgroupPaths[""]; unified && len(plan.CgroupPaths) == 1 && hasNS(spec, specs.CgroupNamespace) {
+		if err := enterCgroup(s, spec); err != nil {
+			return err
+		}
+		joined = true
+	}
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
 	r, err := rootfs.Prepare(rootfsConfig(plan))
 	if err != nil {
 		return err
+	}
+	if !joined {
+		if err := enterCgroup(s, spec); err != nil {
+			return err
+		}
 	}
 	// Hooks that need the container's mounts but not yet its root: the
 	// runtime's own (run by the parent, in the host's namespaces), then the
@@ -123,6 +130,7 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := runHooks(spec.Hooks, plan.State, hookCreateContainer); err != nil {
 		return err
 	}
+	checkpoint("init:mounted")
 	if err := r.Enter(); err != nil {
 		return err
 	}
@@ -238,6 +246,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err != nil {
 		return err
 	}
+	checkpoint("init:ready")
 	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
 		return err
 	}
@@ -257,12 +266,30 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		err = loadSeccomp(plan)
 	}
 	if err == nil {
+		checkpoint("init:exec")
 		err = linux.Exec(path, proc.Args, env)
 	}
 	if started != nil {
 		started.Write([]byte(err.Error()))
 	}
 	return err
+}
+
+// enterCgroup waits until the parent has put init in the container's
+// cgroup, then unshares the cgroup namespace, so that the container's
+// cgroup is the namespace's root. (Only this thread moves to the new
+// namespace; it is the one that execs.)
+func enterCgroup(s *syncSocket, spec *specs.Spec) error {
+	msg, _, err := s.recv()
+	if err != nil || msg.Type != msgJoined {
+		return fmt.Errorf("init protocol: waiting to join the cgroup: %v %q", err, msg.Type)
+	}
+	if hasNS(spec, specs.CgroupNamespace) {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			return os.NewSyscallError("unshare cgroup namespace", err)
+		}
+	}
+	return nil
 }
 
 // waitStart blocks until `berth start` (or run) says go: by opening the exec

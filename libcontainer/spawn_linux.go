@@ -73,6 +73,10 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 			return 0, err
 		}
 	}
+	if trace {
+		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
+	}
+	checkpoint("spawn:start")
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start init: %w", err)
 	}

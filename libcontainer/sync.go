@@ -19,6 +19,8 @@ import (
 //
 //	step  from    type        payload          meaning
 //	1     parent  plan        Plan             everything init needs; sent once init is in its cgroup
+//	1'    parent  joined      -                init is in its cgroup (init sets up its mounts
+//	                                           meanwhile, and waits for this before step 2)
 //	2     init    hooks       -                mounts done: run prestart and createRuntime
 //	                                           hooks now (only sent when there are any)
 //	2'    parent  hooksDone   -                they succeeded; init goes on to pivot_root
@@ -39,6 +41,7 @@ const (
 	msgReady     = "ready"
 	msgStart     = "start"
 	msgError     = "error"
+	msgJoined    = "joined"
 	msgHooks     = "hooks"
 	msgHooksDone = "hooksDone"
 )

@@ -56,7 +56,7 @@ func TestKilledAnywhereLeavesNothing(t *testing.T) {
 		e.mustBerth("delete", "--force", id)
 		e.assertNothingLeft(id, cg, b)
 	}
-	for _, step := range []string{"create:state-saved", "create:spawned", "create:cgroup", "create:plan-sent", "create:ready"} {
+	for _, step := range []string{"create:state-saved", "create:spawned", "create:plan-sent", "create:cgroup-joined", "create:ready"} {
 		t.Run(step, func(t *testing.T) {
 			e.berthDying(step, "create", "--bundle", b, "crash")
 			check("crash")
