@@ -1,8 +1,8 @@
 // Package rootfs builds a container's filesystem view inside its new mount
 // namespace: the spec's mounts in order, /dev, pivot_root, and the masked and
 // read-only paths. Every mount target is created and opened inside the
-// rootfs without following links out of it (openat2 RESOLVE_IN_ROOT through
-// filepath-securejoin), and the mount goes onto /proc/self/fd/N of that
+// rootfs without following links out of it (openat2 RESOLVE_IN_ROOT, see
+// resolve_linux.go), and the mount goes onto /proc/self/fd/N of that
 // handle, so a symlink swapped in by the image or a racing process cannot
 // redirect it to the host (CVE-2021-30465 class).
 package rootfs
@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -118,16 +117,6 @@ func makeParentPrivate(rootfs string) error {
 	}
 }
 
-// mkdirAll creates unsafePath (and parents) as directories inside the rootfs
-// and returns an O_PATH handle on it.
-func (r *Rootfs) mkdirAll(unsafePath string) (*os.File, error) {
-	f, err := pathrs.MkdirAllHandle(r.rootFd, unsafePath, 0o755)
-	if err != nil {
-		return nil, fmt.Errorf("mkdir %s in rootfs: %w", unsafePath, err)
-	}
-	return f, nil
-}
-
 // mountTarget creates the destination (a directory, or an empty file when
 // the source is not a directory) and returns a handle on it.
 func (r *Rootfs) mountTarget(dest string, dir bool) (*os.File, error) {
@@ -223,16 +212,6 @@ func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
 		}
 	}
 	return r.setPropagation(m.Destination, o)
-}
-
-// openMounted opens dest again after something was mounted on it: a handle
-// taken before the mount names the directory underneath, not the new mount.
-func (r *Rootfs) openMounted(dest string) (*os.File, error) {
-	f, err := pathrs.OpenatInRoot(r.rootFd, dest)
-	if err != nil {
-		return nil, fmt.Errorf("open %s in rootfs: %w", dest, err)
-	}
-	return f, nil
 }
 
 // remountAt changes the flags of the mount at dest inside the rootfs.
