@@ -113,6 +113,16 @@ func (m *Manager) Paused() bool {
 // Thaw unfreezes the cgroup, so that processes in it can be killed and reaped.
 func (m *Manager) Thaw() error { return m.m.Freeze(occg.Thawed) }
 
+// Kill kills every process in the cgroup at once through cgroup.kill (v2,
+// Linux 5.14). It reports false where that file does not exist.
+func (m *Manager) Kill() bool {
+	dir, ok := m.m.GetPaths()[""]
+	if !ok || !IsUnified() {
+		return false
+	}
+	return os.WriteFile(dir+"/cgroup.kill", []byte("1"), 0) == nil
+}
+
 // Exists reports whether the cgroup is still there.
 func (m *Manager) Exists() bool { return m.m.Exists() }
 

@@ -154,6 +154,9 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	if cg == nil {
 		return fmt.Errorf("%s: no cgroup recorded: cannot find all its processes", c.ID)
 	}
+	if sig == unix.SIGKILL && cg.Kill() {
+		return nil // the kernel killed them all, frozen or not, with no race
+	}
 	pids, err := cg.Pids()
 	if err != nil {
 		return fmt.Errorf("list processes of %s: %w", c.ID, err)

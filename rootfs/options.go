@@ -15,6 +15,14 @@ type mountOpts struct {
 	data        []string  // filesystem-specific options, passed as data
 	bind        bool
 	recursive   bool
+	// recursiveAttr are "rro", "rnosuid", ...: set on the whole mount tree
+	// with mount_setattr(AT_RECURSIVE) (Linux 5.12).
+	recursiveAttr uint64
+}
+
+var recursiveAttrOptions = map[string]uint64{
+	"rro": unix.MOUNT_ATTR_RDONLY, "rnosuid": unix.MOUNT_ATTR_NOSUID, "rnodev": unix.MOUNT_ATTR_NODEV,
+	"rnoexec": unix.MOUNT_ATTR_NOEXEC, "rnoatime": unix.MOUNT_ATTR_NOATIME, "rnodiratime": unix.MOUNT_ATTR_NODIRATIME,
 }
 
 var flagOptions = map[string]struct {
@@ -71,6 +79,8 @@ func parseOptions(opts []string, fsType string) mountOpts {
 			}
 		case propagationOptions[opt] != 0:
 			o.propagation = append(o.propagation, propagationOptions[opt])
+		case recursiveAttrOptions[opt] != 0:
+			o.recursiveAttr |= recursiveAttrOptions[opt]
 		default:
 			o.data = append(o.data, opt)
 		}
@@ -87,6 +97,9 @@ func KnownOptions() []string {
 		out = append(out, o)
 	}
 	for o := range propagationOptions {
+		out = append(out, o)
+	}
+	for o := range recursiveAttrOptions {
 		out = append(out, o)
 	}
 	out = append(out, "bind", "rbind")

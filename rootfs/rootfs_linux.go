@@ -211,7 +211,27 @@ func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
 			return err
 		}
 	}
+	if o.recursiveAttr != 0 {
+		if err := r.setRecursiveAttr(m.Destination, o.recursiveAttr); err != nil {
+			return err
+		}
+	}
 	return r.setPropagation(m.Destination, o)
+}
+
+// setRecursiveAttr applies "rro"-style options to the mount at dest and
+// every mount below it.
+func (r *Rootfs) setRecursiveAttr(dest string, attr uint64) error {
+	f, err := r.openMounted(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	if err != nil {
+		return &os.PathError{Op: "mount_setattr (recursive options)", Path: dest, Err: err}
+	}
+	return nil
 }
 
 // remountAt changes the flags of the mount at dest inside the rootfs.

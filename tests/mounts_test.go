@@ -1,0 +1,40 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// "rro" makes a bind mount read-only with every mount under it; plain "ro"
+// leaves submounts writable.
+func TestRecursiveReadOnlyBind(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	os.Mkdir(sub, 0o755)
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	script := "touch /ro/sub/f 2>/dev/null && echo RO-SUB-WRITABLE; touch /rro/sub/f 2>/dev/null && echo RRO-SUB-WRITABLE; touch /rro/f 2>/dev/null && echo RRO-WRITABLE; echo done"
+	b := e.bundle([]string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/ro", Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+			specs.Mount{Destination: "/rro", Type: "bind", Source: src, Options: []string{"rbind", "rro"}})
+	})
+	out, code := e.run("rro", b)
+	if code != 0 || !strings.Contains(out, "done") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	if strings.Contains(out, "RRO") {
+		t.Fatalf("rro left something writable: %q", out)
+	}
+	if !strings.Contains(out, "RO-SUB-WRITABLE") {
+		t.Fatalf("plain ro made the submount read-only too (the test would prove nothing): %q", out)
+	}
+}
