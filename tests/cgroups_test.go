@@ -189,3 +189,16 @@ func TestFeaturesAndUnsupportedCommands(t *testing.T) {
 	e.expectRefused([]string{"not supported"}, "checkpoint", "x")
 	e.expectRefused([]string{"not supported"}, "restore", "x")
 }
+
+// berth's init is not charged to the container for its own start: a
+// container runs `true` under a 1 MiB memory limit (runc needs about 2.5).
+func TestRunsUnderOneMiBMemoryLimit(t *testing.T) {
+	e := newEnv(t)
+	limit := int64(1 << 20)
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	})
+	if out, code := e.run("onemib", b); code != 0 {
+		t.Fatalf("under a 1 MiB limit: exit %d: %s", code, out)
+	}
+}
