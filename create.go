@@ -1,6 +1,9 @@
 package main
 
 import (
+	"os"
+	"strconv"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/berth-project/berth/libcontainer"
@@ -20,8 +23,22 @@ func createOpts(c *cli.Context, id string) libcontainer.CreateOpts {
 		Root: c.String("root"), ID: id, Bundle: c.String("bundle"),
 		PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
-		PreserveFDs: c.Int("preserve-fds"),
+		PreserveFDs: c.Int("preserve-fds"), ListenFDs: listenFDs(),
 	}
+}
+
+// listenFDs is the number of sockets systemd passed to berth itself
+// (socket activation: LISTEN_FDS for LISTEN_PID == our PID), which go on to
+// the workload as fds 3 and up, before any --preserve-fds.
+func listenFDs() int {
+	if os.Getenv("LISTEN_PID") != strconv.Itoa(os.Getpid()) {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 var createCommand = &cli.Command{

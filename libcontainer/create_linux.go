@@ -26,6 +26,9 @@ type CreateOpts struct {
 	NoPivot          bool
 	NoNewKeyring     bool
 	PreserveFDs      int
+	// ListenFDs are systemd's socket-activation fds, passed on before the
+	// preserved ones, with LISTEN_FDS and LISTEN_PID=1 set for the workload.
+	ListenFDs int
 	// Foreground is `run` without --detach: the workload starts as soon as
 	// it is ready (no exec FIFO), stays berth's child, and a terminal is
 	// handed back to the caller instead of a console socket.
@@ -55,6 +58,10 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return nil, err
 	}
 	checkpoint("create:bundle-loaded")
+	if opts.ListenFDs > 0 {
+		b.Spec.Process.Env = mergeEnv(b.Spec.Process.Env, []string{"LISTEN_FDS=" + strconv.Itoa(opts.ListenFDs), "LISTEN_PID=1"})
+		opts.PreserveFDs += opts.ListenFDs
+	}
 	if err := checkTerminal(b.Spec, opts); err != nil {
 		return nil, err
 	}

@@ -131,3 +131,24 @@ func TestPidFileAndPreserveFDs(t *testing.T) {
 		t.Fatalf("pid file %d does not match the state %v", pid, st["pid"])
 	}
 }
+
+// systemd socket activation: the listening fds berth got (LISTEN_FDS for
+// LISTEN_PID == berth's PID) reach the workload as fd 3 on, announced in its
+// environment.
+func TestSocketActivationFDsPassThrough(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "echo LISTEN_FDS=$LISTEN_FDS LISTEN_PID=$LISTEN_PID; cat <&3"})
+	in := filepath.Join(t.TempDir(), "sock")
+	os.WriteFile(in, []byte("from-activation-fd\n"), 0o644)
+	// exec keeps the shell's PID, so LISTEN_PID=$$ names berth itself.
+	cmd := newBerthCmd(e)
+	cmd.Path = "/bin/sh"
+	cmd.Args = []string{"sh", "-c", `LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" --root "$1" run --bundle "$2" activated 3<"$3"`, berthBinary, e.root, b, in}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "LISTEN_FDS=1 LISTEN_PID=1") || !strings.Contains(string(out), "from-activation-fd") {
+		t.Fatalf("workload saw %q", out)
+	}
+}
