@@ -214,3 +214,16 @@ func TestListShowsContainers(t *testing.T) {
 		t.Fatalf("list json: %q", js)
 	}
 }
+
+// --no-pivot moves the rootfs onto / and chroots instead of pivot_root; the
+// workload still sees only its rootfs. --no-new-keyring keeps the caller's
+// session keyring.
+func TestNoPivotAndNoNewKeyring(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "ls /; cat /proc/self/mountinfo | wc -l"})
+	os.WriteFile(filepath.Join(b, "rootfs", "marker-no-pivot"), nil, 0o644)
+	out, _, code := e.berth("run", "--no-pivot", "--no-new-keyring", "--bundle", b, "nopivot")
+	if code != 0 || !strings.Contains(out, "marker-no-pivot") || strings.Contains(out, "work") {
+		t.Fatalf("--no-pivot: exit %d, root listing %q", code, out)
+	}
+}
