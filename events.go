@@ -29,31 +29,15 @@ var eventsCommand = &cli.Command{
 		}
 		root := c.String("root")
 		enc := json.NewEncoder(os.Stdout)
-		st, err := libcontainer.ContainerStats(root, id)
-		if err != nil {
-			return err
-		}
 		if c.Bool("stats") {
-			return enc.Encode(libcontainer.Event{Type: "stats", ID: id, Data: st})
-		}
-		ooms, _ := libcontainer.OOMKills(root, id)
-		for {
-			if err := enc.Encode(libcontainer.Event{Type: "stats", ID: id, Data: st}); err != nil {
+			st, err := libcontainer.ContainerStats(root, id)
+			if err != nil {
 				return err
 			}
-			// OOM kills are polled between stats: one event per new kill.
-			for deadline := time.Now().Add(c.Duration("interval")); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-				n, err := libcontainer.OOMKills(root, id)
-				if err != nil {
-					return nil // the container is gone: the stream ends
-				}
-				for ; ooms < n; ooms++ {
-					enc.Encode(libcontainer.Event{Type: "oom", ID: id})
-				}
-			}
-			if st, err = libcontainer.ContainerStats(root, id); err != nil {
-				return nil
-			}
+			return enc.Encode(libcontainer.Event{Type: "stats", ID: id, Data: st})
 		}
+		return libcontainer.Events(root, id, c.Duration("interval"), func(ev libcontainer.Event) error {
+			return enc.Encode(ev)
+		})
 	},
 }

@@ -1,6 +1,8 @@
 package libcontainer
 
 import (
+	"time"
+
 	occg "github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -96,14 +98,38 @@ func ContainerStats(root, id string) (*Stats, error) {
 	return convertStats(st), nil
 }
 
-// OOMKills is how many OOM kills the container's cgroup has seen.
-func OOMKills(root, id string) (uint64, error) {
+// Events sends a stats event every interval and an "oom" event for each
+// OOM kill in the container's cgroup, until the cgroup is gone or emit
+// fails. OOM kills are looked for ten times an interval.
+func Events(root, id string, interval time.Duration, emit func(Event) error) error {
 	c, cg, err := loadWithCgroup(root, id, specs.StateCreated, specs.StateRunning, StatePaused)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	c.Unlock()
-	return cg.OOMKills()
+	ooms, _ := cg.OOMKills()
+	next := time.Now()
+	for cg.Exists() {
+		if n, err := cg.OOMKills(); err == nil {
+			for ; ooms < n; ooms++ {
+				if err := emit(Event{Type: "oom", ID: id}); err != nil {
+					return err
+				}
+			}
+		}
+		if !time.Now().Before(next) {
+			st, err := cg.Stats()
+			if err != nil {
+				return nil // removed under us: the stream ends
+			}
+			if err := emit(Event{Type: "stats", ID: id, Data: convertStats(st)}); err != nil {
+				return err
+			}
+			next = time.Now().Add(interval)
+		}
+		time.Sleep(interval / 10)
+	}
+	return nil
 }
 
 func convertStats(in *occg.Stats) *Stats {

@@ -202,3 +202,29 @@ func TestRunsUnderOneMiBMemoryLimit(t *testing.T) {
 		t.Fatalf("under a 1 MiB limit: exit %d: %s", code, out)
 	}
 }
+
+// events streams stats every --interval, and reports an OOM kill.
+func TestEventsStreamAndOOM(t *testing.T) {
+	e := newEnv(t)
+	limit := int64(16 << 20)
+	// A child shell hoards 64 MiB in a variable and is OOM-killed; init lives on.
+	b := e.bundle([]string{"sh", "-c", `sleep 1; while :; do sh -c 'x=$(head -c 67108864 /dev/zero | tr "\0" x)'; sleep 0.2; done`}, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
+	})
+	e.mustBerth("run", "-d", "--bundle", b, "oomy")
+	out, err := os.Create(filepath.Join(t.TempDir(), "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := newBerthCmd(e, "events", "--interval", "200ms", "oomy")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	waitFileContains(t, out.Name(), `"type":"oom"`)
+	data, _ := os.ReadFile(out.Name())
+	if n := strings.Count(string(data), `"type":"stats"`); n < 2 {
+		t.Fatalf("events streamed %d stats events before the OOM: %s", n, data)
+	}
+}

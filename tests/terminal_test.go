@@ -152,3 +152,53 @@ func TestSocketActivationFDsPassThrough(t *testing.T) {
 		t.Fatalf("workload saw %q", out)
 	}
 }
+
+// `run` in the foreground with process.terminal proxies the container's
+// terminal to berth's own: what the workload writes reaches the caller's
+// tty, and the workload sees a tty on its stdio.
+func TestForegroundRunProxiesTerminal(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "test -t 0 && test -t 1 && echo INSIDE-TTY; tty"}, func(s *specs.Spec) {
+		s.Process.Terminal = true
+	})
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slave.Close()
+	cmd := newBerthCmd(e, "run", "--bundle", b, "fgtty")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var out strings.Builder
+	buf := make([]byte, 256)
+	master.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !strings.Contains(out.String(), "/dev/pts/") {
+		k, err := master.Read(buf)
+		out.Write(buf[:k])
+		if err != nil {
+			break
+		}
+	}
+	cmd.Wait()
+	if !strings.Contains(out.String(), "INSIDE-TTY") || !strings.Contains(out.String(), "/dev/pts/0") {
+		t.Fatalf("through the proxied terminal: %q", out.String())
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+}
