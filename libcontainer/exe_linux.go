@@ -22,7 +22,12 @@ import (
 // sealedExe returns a handle on this binary that is safe to exec, through
 // /proc/self/fd/N; it must stay open until the exec has happened.
 func sealedExe() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	return seal("/proc/self/exe")
+}
+
+// seal is sealedExe for any binary.
+func seal(path string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err == nil {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
 		err = unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr)
@@ -31,12 +36,12 @@ func sealedExe() (*os.File, error) {
 		}
 		unix.Close(fd)
 	}
-	return memfdExe()
+	return memfdCopy(path)
 }
 
-// memfdExe copies the binary into a sealed memfd.
-func memfdExe() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+// memfdCopy copies the binary into a sealed memfd.
+func memfdCopy(path string) (*os.File, error) {
+	src, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open own binary: %w", err)
 	}
