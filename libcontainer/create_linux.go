@@ -138,14 +138,15 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:spawned")
-	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
-		return p, fmt.Errorf("init process: %w", err)
+	// The cgroup's directories must exist before init mounts them.
+	cgErr := <-cgReady
+	cgReady <- cgErr // for the deferred wait above
+	if cgErr != nil {
+		return p, cgErr
 	}
-	if err := c.save(); err != nil {
-		return p, err
-	}
-	// Init waits for its plan, so it runs no code of the container's before
-	// it is in the container's cgroup.
+	// The plan goes next, so that init starts on its mounts at once. It
+	// cannot get further than that without this process: it needs "joined"
+	// below, and exits when the socket closes.
 	plan := &Plan{
 		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
@@ -156,15 +157,16 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:plan-sent")
+	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
+		return p, fmt.Errorf("init process: %w", err)
+	}
+	if err := c.save(); err != nil {
+		return p, err
+	}
 	// init sets up its mounts meanwhile; it waits for "joined" before it
 	// unshares its cgroup namespace, runs hooks, or reports ready, so no
 	// code of the container's runs outside the cgroup. (On v1 the attach
 	// waits for an RCU grace period: milliseconds, now spent in parallel.)
-	cgErr := <-cgReady
-	cgReady <- cgErr // for the deferred wait above
-	if cgErr != nil {
-		return p, cgErr
-	}
 	if err := cg.Join(c.InitPID, ""); err != nil {
 		return p, err
 	}
@@ -272,6 +274,7 @@ func (p *InitProcess) Start() error {
 		}
 	}
 	p.sock.Close()
+	checkpoint("run:started")
 	if err != nil {
 		return err
 	}
@@ -296,6 +299,7 @@ func (p *InitProcess) Wait() (int, error) {
 		}
 		break
 	}
+	checkpoint("run:exited")
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}
