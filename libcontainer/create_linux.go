@@ -53,6 +53,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
+	if os.Geteuid() != 0 {
+		return nil, ErrRootless
+	}
 	b, err := LoadBundle(opts.Bundle)
 	if err != nil {
 		return nil, err

@@ -14,4 +14,5 @@ var (
 	ErrInvalidSpec  = errors.New("invalid configuration")
 	ErrLocked       = errors.New("container is being modified by another berth process")
 	ErrCorruptState = errors.New("container state is unreadable")
+	ErrRootless     = errors.New("rootless containers are not supported yet: run berth as root")
 )

@@ -2,9 +2,11 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -205,4 +207,23 @@ func holdsPathUnder(pid int, dirs ...string) bool {
 		}
 	}
 	return false
+}
+
+// An unprivileged user gets one clear line, not a permission error from
+// deep inside.
+func TestUnprivilegedUserIsToldRootlessIsUnsupported(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"true"})
+	os.Chmod(b, 0o755)
+	root := t.TempDir()
+	os.Chmod(root, 0o777)
+	cmd := exec.Command(berthBinary, "--root", root, "run", "--bundle", b, "rootless")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "rootless containers are not supported yet") || strings.Count(string(out), "\n") != 1 {
+		t.Fatalf("as uid 65534: %v, %q", err, out)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) > 0 {
+		t.Fatalf("left %v in the state root", ents)
+	}
 }
