@@ -52,28 +52,8 @@ func convertResources(r *specs.LinuxResources, devs []specs.LinuxDevice) (*occg.
 		}
 		out.Devices = append(out.Devices, rule)
 	}
-	if m := r.Memory; m != nil {
-		setInt(&out.Memory, m.Limit)
-		setInt(&out.MemoryReservation, m.Reservation)
-		setInt(&out.MemorySwap, m.Swap)
-		out.MemorySwappiness = m.Swappiness
-		if m.DisableOOMKiller != nil {
-			out.OomKillDisable = *m.DisableOOMKiller
-		}
-		if m.CheckBeforeUpdate != nil {
-			out.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
-		}
-	}
-	if c := r.CPU; c != nil {
-		setUint(&out.CpuShares, c.Shares)
-		setInt(&out.CpuQuota, c.Quota)
-		setUint(&out.CpuPeriod, c.Period)
-		out.CpuBurst = c.Burst
-		setInt(&out.CpuRtRuntime, c.RealtimeRuntime)
-		setUint(&out.CpuRtPeriod, c.RealtimePeriod)
-		out.CpusetCpus, out.CpusetMems = c.Cpus, c.Mems
-		out.CPUIdle = c.Idle
-	}
+	setMemory(out, r.Memory)
+	setCPU(out, r.CPU)
 	if p := r.Pids; p != nil && p.Limit != nil {
 		limit := *p.Limit
 		if limit <= 0 {
@@ -81,28 +61,7 @@ func convertResources(r *specs.LinuxResources, devs []specs.LinuxDevice) (*occg.
 		}
 		out.PidsLimit = &limit
 	}
-	if b := r.BlockIO; b != nil {
-		if b.Weight != nil {
-			out.BlkioWeight = *b.Weight
-		}
-		if b.LeafWeight != nil {
-			out.BlkioLeafWeight = *b.LeafWeight
-		}
-		for _, wd := range b.WeightDevice {
-			var w, lw uint16
-			if wd.Weight != nil {
-				w = *wd.Weight
-			}
-			if wd.LeafWeight != nil {
-				lw = *wd.LeafWeight
-			}
-			out.BlkioWeightDevice = append(out.BlkioWeightDevice, occg.NewWeightDevice(wd.Major, wd.Minor, w, lw))
-		}
-		out.BlkioThrottleReadBpsDevice = throttles(b.ThrottleReadBpsDevice)
-		out.BlkioThrottleWriteBpsDevice = throttles(b.ThrottleWriteBpsDevice)
-		out.BlkioThrottleReadIOPSDevice = throttles(b.ThrottleReadIOPSDevice)
-		out.BlkioThrottleWriteIOPSDevice = throttles(b.ThrottleWriteIOPSDevice)
-	}
+	setBlockIO(out, r.BlockIO)
 	for _, h := range r.HugepageLimits {
 		out.HugetlbLimit = append(out.HugetlbLimit, &occg.HugepageLimit{Pagesize: h.Pagesize, Limit: h.Limit})
 	}
@@ -175,4 +134,60 @@ func setUint(dst *uint64, v *uint64) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+func setMemory(out *occg.Resources, m *specs.LinuxMemory) {
+	if m == nil {
+		return
+	}
+	setInt(&out.Memory, m.Limit)
+	setInt(&out.MemoryReservation, m.Reservation)
+	setInt(&out.MemorySwap, m.Swap)
+	out.MemorySwappiness = m.Swappiness
+	if m.DisableOOMKiller != nil {
+		out.OomKillDisable = *m.DisableOOMKiller
+	}
+	if m.CheckBeforeUpdate != nil {
+		out.MemoryCheckBeforeUpdate = *m.CheckBeforeUpdate
+	}
+}
+
+func setCPU(out *occg.Resources, c *specs.LinuxCPU) {
+	if c == nil {
+		return
+	}
+	setUint(&out.CpuShares, c.Shares)
+	setInt(&out.CpuQuota, c.Quota)
+	setUint(&out.CpuPeriod, c.Period)
+	out.CpuBurst = c.Burst
+	setInt(&out.CpuRtRuntime, c.RealtimeRuntime)
+	setUint(&out.CpuRtPeriod, c.RealtimePeriod)
+	out.CpusetCpus, out.CpusetMems = c.Cpus, c.Mems
+	out.CPUIdle = c.Idle
+}
+
+func setBlockIO(out *occg.Resources, b *specs.LinuxBlockIO) {
+	if b == nil {
+		return
+	}
+	if b.Weight != nil {
+		out.BlkioWeight = *b.Weight
+	}
+	if b.LeafWeight != nil {
+		out.BlkioLeafWeight = *b.LeafWeight
+	}
+	for _, wd := range b.WeightDevice {
+		var w, lw uint16
+		if wd.Weight != nil {
+			w = *wd.Weight
+		}
+		if wd.LeafWeight != nil {
+			lw = *wd.LeafWeight
+		}
+		out.BlkioWeightDevice = append(out.BlkioWeightDevice, occg.NewWeightDevice(wd.Major, wd.Minor, w, lw))
+	}
+	out.BlkioThrottleReadBpsDevice = throttles(b.ThrottleReadBpsDevice)
+	out.BlkioThrottleWriteBpsDevice = throttles(b.ThrottleWriteBpsDevice)
+	out.BlkioThrottleReadIOPSDevice = throttles(b.ThrottleReadIOPSDevice)
+	out.BlkioThrottleWriteIOPSDevice = throttles(b.ThrottleWriteIOPSDevice)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/seccomp"
 )
 
 // CreateOpts are the options of `create` and `run`.
@@ -50,6 +51,81 @@ type InitProcess struct {
 // the cgroup and the state directory.
 func Create(opts CreateOpts) (p *InitProcess, err error) {
 	checkpoint("create:begin")
+	cr, err := resolve(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cr.listener != nil {
+		defer cr.listener.Close()
+	}
+	c, err := createDir(opts.Root, opts.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Unlock()
+	p = &InitProcess{Container: c}
+	defer func() {
+		if err != nil {
+			p.abort(cr.cg)
+			p = nil
+		}
+	}()
+	b := cr.bundle
+	c.State = State{
+		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
+		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
+		CgroupPaths: cr.cg.Paths(), Config: b.Spec,
+	}
+	// Recorded before anything is made, so that a create killed at any later
+	// point leaves enough behind for `delete --force` to undo it.
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	// The cgroup is made and limited while init starts (the ID is ours now:
+	// no other container's cgroup can be touched by this).
+	cgReady := make(chan error, 1)
+	go func() {
+		err := cr.cg.Prepare()
+		checkpoint("create:cgroup-prepared")
+		cgReady <- err
+	}()
+	defer func() {
+		if err != nil {
+			<-cgReady // never tear down under a Prepare still at work
+		}
+	}()
+	checkpoint("create:state-saved")
+	if err := p.launch(cr, cgReady); err != nil {
+		return p, err
+	}
+	checkpoint("create:ready")
+	if opts.PidFile != "" {
+		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
+			return p, err
+		}
+	}
+	c.Creating = false
+	if err := c.save(); err != nil {
+		return p, err
+	}
+	if !opts.Foreground {
+		p.sock.Close()
+	}
+	return p, nil
+}
+
+// creation is what Create resolves and checks before it makes anything, so
+// that bad input leaves nothing behind.
+type creation struct {
+	opts     CreateOpts
+	bundle   *Bundle
+	ns       nsSetup
+	filter   *seccomp.Program
+	listener *os.File // the seccomp agent's socket, when the profile notifies
+	cg       *cgroups.Manager
+}
+
+func resolve(opts CreateOpts) (*creation, error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
@@ -68,132 +144,81 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := checkTerminal(b.Spec, opts); err != nil {
 		return nil, err
 	}
-	ns, err := planNamespaces(b.Spec)
-	if err != nil {
+	cr := &creation{opts: opts, bundle: b}
+	if cr.ns, err = planNamespaces(b.Spec); err != nil {
 		return nil, err
 	}
-	filter, listener, err := compileSeccomp(b.Spec)
-	if err != nil {
+	l := b.Spec.Linux
+	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
 		return nil, err
 	}
-	if listener != nil {
-		defer listener.Close()
-	}
-	var cg *cgroups.Manager
-	cg, err = cgroups.New(cgroups.Config{
-		ID: opts.ID, Path: b.Spec.Linux.CgroupsPath, Resources: b.Spec.Linux.Resources, Devices: b.Spec.Linux.Devices,
-	})
-	if err != nil {
+	if cr.filter, cr.listener, err = compileSeccomp(b.Spec); err != nil {
 		return nil, err
 	}
-	checkpoint("create:cgroup-resolved")
-	c, err := createDir(opts.Root, opts.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Unlock()
-	p = &InitProcess{Container: c}
-	defer func() {
-		if err != nil {
-			p.abort(cg)
-			p = nil
-		}
-	}()
-	c.State = State{
-		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
-		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
-		CgroupPaths: cg.Paths(), Config: b.Spec,
-	}
-	// Recorded before anything is made, so that a create killed at any later
-	// point leaves enough behind for `delete --force` to undo it.
-	if err := c.save(); err != nil {
-		return p, err
-	}
-	// The cgroup is made and limited while init starts (the ID is ours now:
-	// no other container's cgroup can be touched by this).
-	cgReady := make(chan error, 1)
-	go func() {
-		err := cg.Prepare()
-		checkpoint("create:cgroup-prepared")
-		cgReady <- err
-	}()
-	defer func() {
-		if err != nil {
-			<-cgReady // never tear down under a Prepare still at work
-		}
-	}()
-	checkpoint("create:state-saved")
+	checkpoint("create:resolved")
+	return cr, nil
+}
+
+// launch starts init and takes it to ready: spawn, plan, cgroup.
+// Preconditions: lock held; cgReady delivers the cgroup's Prepare result.
+func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
+	c, spec, opts := p.Container, cr.bundle.Spec, cr.opts
 	named := map[string]*os.File{}
-	if listener != nil {
-		named[fdSeccompListener] = listener
+	if cr.listener != nil {
+		named[fdSeccompListener] = cr.listener
 	}
 	if !opts.Foreground {
-		fifo, err := makeExecFifo(c.dir, b.Spec)
+		fifo, err := makeExecFifo(c.dir, spec)
 		if err != nil {
-			return p, err
+			return err
 		}
 		defer fifo.Close()
 		named[fdExecFifo] = fifo
 	}
+	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{
-		ns: ns, linux: b.Spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
+		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 	}); err != nil {
-		return p, err
+		return err
 	}
 	checkpoint("create:spawned")
 	// The cgroup's directories must exist before init mounts them.
 	cgErr := <-cgReady
-	cgReady <- cgErr // for the deferred wait above
+	cgReady <- cgErr // for Create's deferred wait
 	if cgErr != nil {
-		return p, cgErr
+		return cgErr
 	}
 	// The plan goes next, so that init starts on its mounts at once. It
 	// cannot get further than that without this process: it needs "joined"
 	// below, and exits when the socket closes.
 	plan := &Plan{
-		ID: opts.ID, Spec: b.Spec, Rootfs: b.Rootfs, BundleDir: b.Path, CgroupPaths: cg.Paths(),
+		ID: opts.ID, Spec: spec, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
-		HostPid: c.InitPID, Seccomp: filter,
+		HostPid: c.InitPID, Seccomp: cr.filter,
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
-		return p, err
+		return err
 	}
 	checkpoint("create:plan-sent")
 	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
-		return p, fmt.Errorf("init process: %w", err)
+		return fmt.Errorf("init process: %w", err)
 	}
 	if err := c.save(); err != nil {
-		return p, err
+		return err
 	}
 	// init sets up its mounts meanwhile; it waits for "joined" before it
 	// unshares its cgroup namespace, runs hooks, or reports ready, so no
 	// code of the container's runs outside the cgroup. (On v1 the attach
 	// waits for an RCU grace period: milliseconds, now spent in parallel.)
-	if err := cg.Join(c.InitPID, ""); err != nil {
-		return p, err
+	if err := cr.cg.Join(c.InitPID, ""); err != nil {
+		return err
 	}
 	// A send error means init has failed already: its error message is
 	// waiting on the socket, and awaitReady reads it.
 	p.sock.send(syncMsg{Type: msgJoined}, -1)
 	checkpoint("create:cgroup-joined")
-	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
-		return p, err
-	}
-	checkpoint("create:ready")
-	if opts.PidFile != "" {
-		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
-			return p, err
-		}
-	}
-	c.Creating = false
-	if err := c.save(); err != nil {
-		return p, err
-	}
-	if !opts.Foreground {
-		p.sock.Close()
-	}
-	return p, nil
+	return p.awaitReady(opts.ConsoleSocket)
 }
 
 // awaitReady reads init's messages until it is ready or fails.

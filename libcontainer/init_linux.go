@@ -170,24 +170,8 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 			return err
 		}
 	}
-	if err := setPersonality(spec.Linux.Personality); err != nil {
+	if err := setProcessAttrs(spec); err != nil {
 		return err
-	}
-	if err := setIOPriority(proc.IOPriority); err != nil {
-		return err
-	}
-	if err := setScheduler(proc.Scheduler); err != nil {
-		return err
-	}
-	// Resource limits and the OOM score while still privileged: raising a
-	// hard limit or lowering the score needs CAP_SYS_RESOURCE.
-	if err := setRlimits(proc.Rlimits); err != nil {
-		return err
-	}
-	if proc.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*proc.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("process.oomScoreAdj: %w", err)
-		}
 	}
 	// No descriptor the workload was not meant to have survives exec
 	// (CVE-2024-21626: a leaked host directory fd let the workload escape).
@@ -202,6 +186,75 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		return err
 	}
 	defer unix.Close(cwd)
+	if err := dropPrivileges(plan, cwd); err != nil {
+		return err
+	}
+	env := processEnv(proc)
+	path, err := lookPath(proc.Args[0], env)
+	if err != nil {
+		return err
+	}
+	checkpoint("init:ready")
+	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
+		return err
+	}
+	started, err := waitStart(s, fifo)
+	if err != nil {
+		return err
+	}
+	// From here, a failure goes to whoever started us: `berth start` reads
+	// the FIFO to its end (which comes at execve, by close-on-exec).
+	if plan.State != nil && !plan.Exec {
+		plan.State.Status = specs.StateRunning
+		err = runHooks(spec.Hooks, plan.State, hookStartContainer)
+	}
+	// With no_new_privs the filter goes on last, so that as few syscalls as
+	// possible (none of berth's setup) run under it.
+	if err == nil && plan.Seccomp != nil && proc.NoNewPrivileges {
+		err = loadSeccomp(plan)
+	}
+	if err == nil {
+		checkpoint("init:exec")
+		err = linux.Exec(path, proc.Args, env)
+	}
+	if started != nil {
+		started.Write([]byte(err.Error()))
+	}
+	return err
+}
+
+// setProcessAttrs sets what the process gets while still privileged:
+// personality, I/O priority, scheduler, resource limits and the OOM score
+// (raising a hard limit or lowering the score needs CAP_SYS_RESOURCE).
+func setProcessAttrs(spec *specs.Spec) error {
+	proc := spec.Process
+	if err := setPersonality(spec.Linux.Personality); err != nil {
+		return err
+	}
+	if err := setIOPriority(proc.IOPriority); err != nil {
+		return err
+	}
+	if err := setScheduler(proc.Scheduler); err != nil {
+		return err
+	}
+	if err := setRlimits(proc.Rlimits); err != nil {
+		return err
+	}
+	if proc.OOMScoreAdj != nil {
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*proc.OOMScoreAdj)), 0); err != nil {
+			return fmt.Errorf("process.oomScoreAdj: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropPrivileges takes the process to its final identity, in runc's order
+// (which matters for security): seccomp first when it needs CAP_SYS_ADMIN,
+// the bounding set while CAP_SETPCAP is held, the user switch with the
+// permitted set kept, the final capability sets, then cwd (entered as the
+// user), no_new_privs and the AppArmor profile for execve.
+func dropPrivileges(plan *Plan, cwd int) error {
+	proc := plan.Spec.Process
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
 	// now, before the capabilities go (runc's order). The filter must then
 	// allow the few syscalls that follow.
@@ -241,38 +294,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := setAppArmorOnExec(proc.ApparmorProfile); err != nil {
 		return err
 	}
-	env := processEnv(proc)
-	path, err := lookPath(proc.Args[0], env)
-	if err != nil {
-		return err
-	}
-	checkpoint("init:ready")
-	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
-		return err
-	}
-	started, err := waitStart(s, fifo)
-	if err != nil {
-		return err
-	}
-	// From here, a failure goes to whoever started us: `berth start` reads
-	// the FIFO to its end (which comes at execve, by close-on-exec).
-	if plan.State != nil && !plan.Exec {
-		plan.State.Status = specs.StateRunning
-		err = runHooks(spec.Hooks, plan.State, hookStartContainer)
-	}
-	// With no_new_privs the filter goes on last, so that as few syscalls as
-	// possible (none of berth's setup) run under it.
-	if err == nil && plan.Seccomp != nil && proc.NoNewPrivileges {
-		err = loadSeccomp(plan)
-	}
-	if err == nil {
-		checkpoint("init:exec")
-		err = linux.Exec(path, proc.Args, env)
-	}
-	if started != nil {
-		started.Write([]byte(err.Error()))
-	}
-	return err
+	return nil
 }
 
 // enterCgroup waits until the parent has put init in the container's
