@@ -6,7 +6,8 @@
 
 containerd_suite() {
   CLIENT=containerd
-  local d=$T/containerd
+  local d=$T/containerd from
+  from=$(argv_lines)
   mkdir -p "$d/fifo"
   # The CRI plugin is off: it wants CNI and is not what ctr uses. With CRI,
   # the runtime would be set the same way, in config.toml:
@@ -27,7 +28,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   path = "$d/opt"
 EOF
   say "containerd: starting ($(containerd --version | cut -d' ' -f3))"
-  containerd --config "$d/config.toml" --log-level debug > "$d/containerd.log" 2>&1 &
+  setsid containerd --config "$d/config.toml" --log-level debug > "$d/containerd.log" 2>&1 &
   local pid=$!
   at_exit "stop_pid $pid"
   local ns=berth-clients
@@ -45,15 +46,13 @@ EOF
 
   # ctr_run ID [FLAGS...] -- CMD...: `ctr run` of one container; every
   # container of the tests goes through here.
-  # The shim's socket is in /run/containerd/s/, named by a hash: removed at
-  # exit in case a shim was killed before it could remove it.
   ctr_run() {
     local id=$1 flags=()
     shift
     while [ "$1" != -- ]; do flags+=("$1"); shift; done
     shift
-    at_exit "rm -f /run/containerd/s/$(printf '%s' "$d/containerd.sock/$ns/$id" | sha256sum | cut -d' ' -f1)"
-    at_exit "${CTR[*]} task kill -s SIGKILL $id; ${CTR[*]} task rm -f $id; ${CTR[*]} container rm $id"
+    forget_shim_socket "$d/containerd.sock" "$ns" "$id"
+    at_exit "$TO ${CTR[*]} task rm -f $id; $TO ${CTR[*]} container rm $id"
     runstep "$STEP_TIMEOUT" "${CTR[@]}" run --runc-binary "$RT" --runc-root "$d/runc" \
       --fifo-dir "$d/fifo" --cgroup "/$CG-ctr/$id" "${flags[@]}" "$IMAGE_REF" "$id" "$@"
   }
@@ -78,21 +77,32 @@ EOF
   local sq
   sq="${CTR[*]} run -t --rm --runc-binary $RT --runc-root $d/runc --fifo-dir $d/fifo"
   sq="$sq --cgroup /$CG-ctr/$p-tty $IMAGE_REF $p-tty sh -c 'tty; exit 3'"
-  at_exit "${CTR[*]} task rm -f $p-tty; ${CTR[*]} container rm $p-tty"
+  at_exit "$TO ${CTR[*]} task rm -f $p-tty; $TO ${CTR[*]} container rm $p-tty"
   runstep "$STEP_TIMEOUT" script -qefc "$sq" /dev/null
   expect "run -t: a terminal, exit code 3" 3 "/dev/pts/[0-9]+"
   expect_called "run -t: console socket passed" " create .*--console-socket"
 
-  # 3. Detached; exec into it; ps; pause/resume; stop with SIGTERM.
-  ctr_run "$p-d" -d --null-io -- sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'
+  # 3. The process as config.json gives it: stdin from a pipe, cwd, env,
+  # read-only root, capabilities (ctr's default set less CAP_CHOWN).
+  at_exit "$TO ${CTR[*]} task rm -f $p-cfg; $TO ${CTR[*]} container rm $p-cfg"
+  runstep "$STEP_TIMEOUT" sh -c 'echo piped-in | "$@"' sh "${CTR[@]}" run --rm \
+    --runc-binary "$RT" --runc-root "$d/runc" --fifo-dir "$d/fifo" --cgroup "/$CG-ctr/$p-cfg" \
+    --cwd /tmp --env FOO=bar --read-only --cap-drop CAP_CHOWN \
+    "$IMAGE_REF" "$p-cfg" sh -c "$INSIDE"
+  expect "run --cwd --env: stdin, cwd, env" 0 "^in=piped-in uid=0 gid=0 cwd=/tmp foo=bar$"
+  expect "run --read-only --cap-drop CAP_CHOWN" 0 "^ro=yes caps=00000000a80425fa$"
+
+  # 4. Detached (with a memory limit); exec into it; ps; pause/resume;
+  # stop with SIGTERM.
+  ctr_run "$p-d" -d --null-io --memory-limit 67108864 -- sh -c 'trap "exit 0" TERM; while :; do sleep 1; done'
   expect "run -d" 0
   if [ "$RC" != 0 ]; then
-    OUT= MARK=$(argv_lines) fail "run -d: exec, ps, pause, resume, SIGTERM" "not run: the container did not start"
+    OUT=""; MARK=$(argv_lines); fail "run -d: exec, ps, pause, resume, SIGTERM" "not run: the container did not start"
   else
     ctr_detached "$p-d"
   fi
 
-  # 4. Detached, killed with SIGKILL: ctr task rm reports exit code 137.
+  # 5. Detached, killed with SIGKILL: ctr task rm reports exit code 137.
   ctr_run "$p-k" -d --null-io -- sleep 300
   expect "run -d sleep" 0
   runstep "$STEP_TIMEOUT" "${CTR[@]}" task kill -s SIGKILL "$p-k"
@@ -101,14 +111,15 @@ EOF
   runstep "$STEP_TIMEOUT" "${CTR[@]}" task rm "$p-k"
   expect "task rm: exit code 137" 0 "non-zero exit code 137"
 
-  # 5. Remove the containers; nothing of them is left.
+  # 6. Remove the containers; nothing of them is left.
   runstep "$STEP_TIMEOUT" "${CTR[@]}" container rm "$p-d" "$p-k"
   expect "container rm" 0
   runstep "$STEP_TIMEOUT" "${CTR[@]}" container ls -q
   [ -z "$OUT" ] || RC="$RC, and lists containers"
   expect "container ls: none left" 0
   check "no runtime state or cgroup left" "see above" \
-    eval "no_leftovers $p-exit && no_leftovers $p-tty && no_leftovers $p-d && no_leftovers $p-k"
+    eval "no_leftovers $p-exit && no_leftovers $p-tty && no_leftovers $p-cfg && no_leftovers $p-d && no_leftovers $p-k"
+  expect_forced_deletes "$from"
 }
 
 # ctr_detached ID: the checks on the running task ID: exec, ps,
@@ -116,6 +127,10 @@ EOF
 ctr_detached() {
   local d=$T/containerd id=$1
   expect_status "run -d: task RUNNING" "$id" RUNNING 10
+  local f=/sys/fs/cgroup/memory/$CG-ctr/$id/memory.limit_in_bytes
+  [ -e /sys/fs/cgroup/cgroup.controllers ] && f=/sys/fs/cgroup/$CG-ctr/$id/memory.max
+  check "run --memory-limit 64 MiB: set on the host" "$f reads '$(cat "$f" 2>/dev/null)'" \
+    grep -qx 67108864 "$f"
   runstep "$STEP_TIMEOUT" "${CTR[@]}" task exec --exec-id e1 --fifo-dir "$d/fifo" "$id" \
     sh -c 'echo exec as pid $$ beside $(cat /proc/1/cmdline | tr "\0" " ")'
   expect "exec: output" 0 "exec as pid [0-9]+ beside sh -c trap"

@@ -28,6 +28,15 @@ RUNTIME=${RUNTIME:-$REPO/berth}
 STEP_TIMEOUT=${STEP_TIMEOUT:-60}
 TIME_LIMIT=${TIME_LIMIT:-540}
 IMAGE_REF=localhost/berth-test/busybox:latest
+# INSIDE: what a container prints about itself, for the checks of the
+# process settings and limits (cgroup v1 paths first, then v2's).
+INSIDE='read line; echo "in=$line uid=$(id -u) gid=$(id -g) cwd=$(pwd) foo=$FOO"
+  touch /ro-test 2>/dev/null && ro=no || ro=yes
+  echo "ro=$ro caps=$(sed -n "s/^CapEff:[[:space:]]*//p" /proc/self/status)"
+  mem=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max)
+  pids=$(cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max)
+  echo "mem=$mem pids=$pids"'
+
 CG=berth-clients-$$ # parent of every cgroup the clients make here
 CLIENT=setup
 . "$HERE/lib.sh"
@@ -84,9 +93,12 @@ T=$(mktemp -d /tmp/berth-clients.XXXXXX)
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 # podman's locks live in /dev/shm/libpod_lock: remove it after if we made it.
-[ -e /dev/shm/libpod_lock ] || at_exit "rm -f /dev/shm/libpod_lock"
+[ -e /dev/shm/libpod_lock ] || at_end "rm -f /dev/shm/libpod_lock"
 # containerd (also docker's) makes /run/containerd/s for its shims' sockets.
-[ -e /run/containerd ] || at_exit "rmdir /run/containerd/s /run/containerd"
+[ -e /run/containerd ] || at_end "rmdir /run/containerd/s /run/containerd"
+# podman leaves the runtime its default root (/run/runc, /run/berth).
+rtroot=/run/$(basename "$RUNTIME")
+[ -e "$rtroot" ] || at_end "rmdir $rtroot"
 make_wrapper
 say "runtime: $RUNTIME ($("$RUNTIME" --version 2>&1 | head -n 1)), via $RT"
 say "temp dir: $T"
