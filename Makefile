@@ -7,7 +7,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo,urfave_cli_no_docs
 
-.PHONY: all berth test unit integration conformance vm-test bench demo clean deps
+.PHONY: all berth test unit integration conformance clients vm-test bench demo clean deps
 
 all: berth
 
@@ -17,9 +17,11 @@ berth:
 deps:
 	./scripts/deps.sh
 
-# The README's test command: unit tests, then the integration tests that drive
-# the built binary against busybox bundles in temporary directories.
-test: deps berth unit integration conformance vm-test
+# The README's test command: unit tests, the integration tests that drive the
+# built binary against busybox bundles in temporary directories, the OCI
+# conformance suite, the real clients, and the integration tests again on
+# pure cgroup v2.
+test: deps berth unit integration conformance clients vm-test
 
 unit:
 	$(GO) vet ./...
@@ -41,6 +43,15 @@ conformance: berth
 .PHONY: conformance-compare
 conformance-compare: berth
 	GO=$(GO) ./tests/conformance/run.sh berth=$(CURDIR)/berth runc=$$(command -v runc)
+
+# containerd (ctr), podman and docker from Debian, started by the script,
+# with berth as their runtime (tests/clients/README.md); clients-runc is the
+# same with runc, to tell a client setup problem from a berth one.
+clients: berth
+	tests/clients/run.sh all
+
+clients-runc:
+	RUNTIME=$$(command -v runc) tests/clients/run.sh all
 
 # The integration tests again, in a qemu guest with pure cgroup v2 (this
 # host is hybrid): tests/vm/README.md.

@@ -173,9 +173,16 @@ func (c *Container) signalAll(sig unix.Signal) error {
 // Delete removes a container: its processes (only with force unless it is
 // stopped or merely created), its cgroup and its state directory. With
 // force it also removes a container whose state file is unreadable.
+//
+// With force, a container that does not exist is not an error: the caller
+// wants it gone, and it is (containerd's shims and podman rely on this, as
+// with runc).
 func Delete(root, id string, force bool) error {
 	checkpoint("delete:begin")
 	c, err := Load(root, id)
+	if force && errors.Is(err, ErrNotExist) {
+		return nil
+	}
 	if err != nil && !(force && errors.Is(err, ErrCorruptState)) {
 		return err
 	}

@@ -18,6 +18,9 @@ type mountOpts struct {
 	// recursiveAttr are "rro", "rnosuid", ...: set on the whole mount tree
 	// with mount_setattr(AT_RECURSIVE) (Linux 5.12).
 	recursiveAttr uint64
+	// tmpcopyup (runc's extension, used by podman): a tmpfs starts with a
+	// copy of what the image has at its mount point.
+	copyUp bool
 }
 
 var recursiveAttrOptions = map[string]uint64{
@@ -69,6 +72,8 @@ func parseOptions(opts []string, fsType string) mountOpts {
 			o.bind = true
 		case opt == "rbind":
 			o.bind, o.recursive = true, true
+		case opt == "tmpcopyup":
+			o.copyUp = true
 		case flagOptions[opt].flag != 0:
 			f := flagOptions[opt]
 			if f.clear {
@@ -102,7 +107,7 @@ func KnownOptions() []string {
 	for o := range recursiveAttrOptions {
 		out = append(out, o)
 	}
-	out = append(out, "bind", "rbind")
+	out = append(out, "bind", "rbind", "tmpcopyup")
 	sort.Strings(out)
 	return out
 }

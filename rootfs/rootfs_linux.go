@@ -168,6 +168,9 @@ func (r *Rootfs) mount(m specs.Mount) error {
 		return err
 	}
 	defer target.Close()
+	if o.copyUp && m.Type == "tmpfs" {
+		return r.mountTmpfsCopyUp(m, o, target)
+	}
 	err = linux.Mount(m.Source, procFdPath(target), m.Type, o.flags, o.dataString())
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
 		// sysfs cannot be mounted without owning the network namespace

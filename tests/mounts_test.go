@@ -38,3 +38,22 @@ func TestRecursiveReadOnlyBind(t *testing.T) {
 		t.Fatalf("plain ro made the submount read-only too (the test would prove nothing): %q", out)
 	}
 }
+
+// tmpcopyup (podman's --read-only and --tmpfs): the tmpfs starts with what
+// the image had there, and writes go to the tmpfs, not the image.
+func TestTmpfsCopyUp(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "cat /data/from-image; ls -l /data/link | grep -c from-image; echo new > /data/new && echo WROTE"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}})
+	})
+	os.Mkdir(filepath.Join(b, "rootfs", "data"), 0o755)
+	os.WriteFile(filepath.Join(b, "rootfs", "data", "from-image"), []byte("image content\n"), 0o644)
+	os.Symlink("from-image", filepath.Join(b, "rootfs", "data", "link"))
+	out, code := e.run("copyup", b)
+	if code != 0 || !strings.Contains(out, "image content\n1\nWROTE") {
+		t.Fatalf("tmpcopyup: exit %d: %q", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(b, "rootfs", "data", "new")); err == nil {
+		t.Fatal("the write went through to the image")
+	}
+}
