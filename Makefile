@@ -55,7 +55,7 @@ clients-runc:
 
 # The integration tests again, in a qemu guest with pure cgroup v2 (this
 # host is hybrid): tests/vm/README.md.
-vm-test: berth
+vm-test test-v2: berth
 	tests/vm/run.sh -- sh -c 'BERTH_BINARY=$(CURDIR)/berth go test -count=1 -timeout 20m ./tests/...'
 
 

@@ -229,3 +229,35 @@ func TestUnprivilegedUserIsToldRootlessIsUnsupported(t *testing.T) {
 		t.Fatalf("left %v in the state root", ents)
 	}
 }
+
+// Bad process and rootfs settings, each refused with one line and nothing
+// left behind.
+func TestBadRuntimeSpecFields(t *testing.T) {
+	e := newEnv(t)
+	for name, tc := range map[string]struct {
+		edit func(*specs.Spec)
+		want []string
+	}{
+		"rlimit name": {func(s *specs.Spec) {
+			s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1})
+		}, []string{"RLIMIT_BOGUS"}},
+		"rootfs propagation": {func(s *specs.Spec) { s.Linux.RootfsPropagation = "sideways" }, []string{"rootfsPropagation", "sideways"}},
+		"namespace path of the wrong type": {func(s *specs.Spec) {
+			setNSPath(s, specs.NetworkNamespace, "/proc/self/ns/mnt")
+		}, []string{"/proc/self/ns/mnt"}},
+		"hook not executable": {func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/etc/passwd"}}}
+		}, []string{"createRuntime hook", "/etc/passwd"}},
+		"hook missing": {func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/nonexistent/hook"}}}
+		}, []string{"prestart hook", "/nonexistent/hook"}},
+		"personality": {func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: "BSD"}
+		}, []string{"personality", "BSD"}},
+	} {
+		b := e.bundle([]string{"true"}, tc.edit, func(s *specs.Spec) { s.Linux.CgroupsPath = "/berth-test-badspec" })
+		id := "badspec-" + strings.ReplaceAll(name, " ", "-")
+		e.expectRefused(tc.want, "run", "--bundle", b, id)
+		e.assertNothingLeft(id, "berth-test-badspec", b)
+	}
+}
