@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -25,6 +26,10 @@ func Init() {
 	// Non-dumpable until execve: no process of the container can ptrace
 	// init or read its memory while it still holds berth's privileges.
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	// Exec'd through /proc/self/fd/N, init's name would be "N" in ps and in
+	// the kernel's OOM reports.
+	name := []byte("berth:init\x00")
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
 	sock, err := inheritedFD(fdInitSock)
 	if err != nil || sock == nil {
 		fmt.Fprintln(os.Stderr, "berth init: run by berth itself only, not by hand")
