@@ -101,25 +101,17 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
-	// A fresh cgroup2 mount shows the mounting process's cgroup namespace:
-	// on a unified host, be in the cgroup and the namespace before mounting.
-	joined := false
-	if _, unified := plan.CgroupPaths[""]; unified && len(plan.CgroupPaths) == 1 && hasNS(spec, specs.CgroupNamespace) {
-		if err := enterCgroup(s, spec); err != nil {
-			return err
-		}
-		joined = true
-	}
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
 	r, err := rootfs.Prepare(rootfsConfig(plan))
 	if err != nil {
 		return err
 	}
-	if !joined {
-		if err := enterCgroup(s, spec); err != nil {
-			return err
-		}
+	// Only now into the cgroup: nothing of init's own start is charged to
+	// the container (a container runs under a 1 MiB memory limit), and the
+	// parent's attach overlapped the mounts above.
+	if err := enterCgroup(s, spec); err != nil {
+		return err
 	}
 	// Hooks that need the container's mounts but not yet its root: the
 	// runtime's own (run by the parent, in the host's namespaces), then the

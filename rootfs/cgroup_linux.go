@@ -1,7 +1,6 @@
 package rootfs
 
 import (
-	"errors"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -24,15 +23,11 @@ func (r *Rootfs) mountCgroup(m specs.Mount, o mountOpts) error {
 	}
 	defer target.Close()
 	if unified, ok := r.cfg.CgroupPaths[""]; ok && len(r.cfg.CgroupPaths) == 1 {
-		if r.cfg.NewCgroupNS {
-			err := linux.Mount("cgroup2", procFdPath(target), "cgroup2", o.flags, "")
-			// EPERM without the rights over the cgroup namespace's owner;
-			// EBUSY where the host's cgroup2 came in with a bind of /sys.
-			// Either way, a bind of the container's own cgroup does.
-			if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
-				return err
-			}
-		}
+		// A bind of the container's own cgroup directory shows exactly what
+		// a fresh cgroup2 mount in its cgroup namespace would, and needs
+		// init to be neither in the cgroup nor in the namespace yet: init
+		// joins both late, so that its own start is not charged to the
+		// container (see libcontainer/init_linux.go).
 		if err := linux.Mount(unified, procFdPath(target), "bind", unix.MS_BIND, ""); err != nil {
 			return err
 		}
