@@ -225,8 +225,8 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 func (p *InitProcess) awaitReady(consoleSocket string) error {
 	for {
 		msg, fd, err := p.sock.recv()
-		if errors.Is(err, io.EOF) {
-			return p.initDied()
+		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
+			return p.initDied() // ECONNRESET: it died with a message unread
 		}
 		if err != nil {
 			return err
