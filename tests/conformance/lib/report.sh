@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # lib/report.sh: count, tabulate and compare the results of a run. Sourced by
 # run.sh; needs RES (results directory), RUNTIMES (names), RT_PATH (name ->
-# binary), RT_SUM, RT_VERSION, PROGRAMS, BASELINE (file) and CHECK_RT (the
-# runtime it gates).
+# binary), RT_SUM, RT_VERSION, PROGRAMS, EXPECTED (the expectations file) and
+# CHECK_RT (the runtime it gates).
 #
 # Per runtime and program, RES/<runtime>/<program>.{tap,stderr,rc,secs} hold
 # the TAP output, stderr, exit status and duration; .cleanup, when present,
@@ -130,88 +130,200 @@ write_summary() {
 	} >"$RES/summary.json"
 }
 
-# The baseline file has one line per program: its name, the number of ok
-# assertions CHECK_RT reached, and "pass" or "fail" (whether the program
-# failed as a whole, see failed), or "racy" for the programs below, whose
-# outcome flips from run to run with runc as well as berth: for them only the
-# ok count is gated. Lines starting with # are comments.
-#   poststart  the poststart hook and the workload append to one file, and
-#              the test wants the workload's line first
-#   pidfile    the workload is `true`; the test must still see it running
-#              to kill it
-RACY_PROGRAMS=" poststart pidfile "
+# --- assertions ---------------------------------------------------------------
+#
+# An assertion is named by the program and its TAP line without the leading
+# "ok " / "not ok " and without a "# SKIP" directive: "3 - devices c 10:229
+# rwm is set correctly". The number is part of the name: several programs
+# repeat one description ("exit status 1", "memory kernel is set correctly").
+# A program also fails as a whole in two ways that print no "not ok":
+#   (exit)   it exited non-zero (util.Fatal when the container cannot be
+#            created; 124 is a timeout)
+#   (error)  a YAML "error" block outside any test point (the hook programs)
 
-# load_baseline fills BASE_OK and BASE_STATUS (program -> value).
-load_baseline() {
-	local prog n status
-	[[ -f $BASELINE ]] || die "no baseline at $BASELINE (make one with --update-baseline)"
-	while read -r prog n status _; do
-		if [[ -z $prog || $prog == \#* ]]; then continue; fi
-		BASE_OK[$prog]=$n
-		BASE_STATUS[$prog]=${status:-fail}
-	done <"$BASELINE"
+# tap_items PROG FILE RC prints one line per assertion: "pass<TAB>KEY" or
+# "fail<TAB>KEY", KEY as above; plus "fail<TAB>(exit)" and "fail<TAB>(error)".
+tap_items() {
+	awk -v rc="$3" '
+	function key(s) { sub(/[ \t]+#[ \t]*([Ss][Kk][Ii][Pp]|[Tt][Oo][Dd][Oo]).*$/, "", s); sub(/[ \t]+$/, "", s); return s }
+	/^ok /            { print "pass\t" key(substr($0, 4)); owned = 1; next }
+	/^not ok /        { print "fail\t" key(substr($0, 8)); owned = 1; next }
+	/^  ---/          { inyaml = 1; orphan = !owned; next }
+	/^  \.\.\./       { inyaml = 0; owned = 0; next }
+	inyaml && orphan && /^    "error": "./ { err = 1 }
+	/^TAP version|^1\.\./ { owned = 0 }
+	END {
+		if (err) print "fail\t(error)"
+		if (rc != "0") print "fail\t(exit)"
+	}' "$2" 2>/dev/null || true
 }
 
-# check_baseline compares this run of CHECK_RT with the baseline. It fails if
-# any program reached fewer ok assertions, or fails where it passed (the only
-# signal for programs with no assertions, such as the *_fail hook tests).
-# Programs above their baseline are listed too, so that it gets raised.
-check_baseline() {
-	local prog base regressions=0 improved=0
-	declare -gA BASE_OK=() BASE_STATUS=()
-	load_baseline
-	for prog in "${PROGRAMS[@]}"; do
-		result "$CHECK_RT" "$prog"
-		base=${BASE_OK[$prog]:-0}
-		if ((OK < base)); then
-			echo "conformance check: REGRESSION in $prog: $OK ok, baseline $base (see $RES/$CHECK_RT/$prog.tap)"
-			((regressions += 1))
-		elif [[ ${BASE_STATUS[$prog]:-fail} == pass ]] && failed; then
-			echo "conformance check: REGRESSION in $prog: it passed, now it fails (exit $RC, $NOK not ok, $ERR errors; see $RES/$CHECK_RT/$prog.tap and .stderr)"
-			((regressions += 1))
-		elif ((OK > base)) || { [[ ${BASE_STATUS[$prog]:-fail} == fail ]] && ! failed; }; then
-			echo "conformance check: $prog improved: $OK ok, baseline $base ${BASE_STATUS[$prog]:-fail}"
-			((improved += 1))
+# items RT PROG: tap_items for one program of one runtime of this run.
+items() {
+	local f=$RES/$1/$2
+	tap_items "$2" "$f.tap" "$(cat "$f.rc" 2>/dev/null || echo -)"
+}
+
+# desc KEY sets DESC to KEY without its test-point number. Assertions are
+# matched by description, counting repeats: the programs that run runtimetest
+# in the container number its checks in Go map order, which changes from
+# run to run.
+desc() {
+	if [[ $1 =~ ^[0-9]+\ -\ (.*)$ ]]; then DESC=${BASH_REMATCH[1]}; else DESC=$1; fi
+}
+
+# The expectations file (expected-failures.txt) lists every assertion CHECK_RT
+# is allowed to fail, one per line:
+#   <program> <assertion> # <one-line reason>
+# <assertion> is a KEY as above (an assertion failing twice is listed twice).
+# A reason starting with "racy:" marks an outcome that flips from run to run
+# (with runc too): it may fail, and is not reported when it passes. Blank
+# lines and lines starting with # are comments.
+#
+# load_expected fills EXP_REASON ("prog<TAB>key" -> reason), EXP_N
+# ("prog<TAB>description" -> how many lines list it), EXP_RACY (same index,
+# set if any is racy), and counts malformed lines in EXP_BAD (printing them).
+load_expected() {
+	local line prog rest key reason n=0 DESC
+	declare -gA EXP_REASON=() EXP_N=() EXP_RACY=()
+	EXP_BAD=0
+	[[ -f $EXPECTED ]] || die "no expectations file at $EXPECTED"
+	while IFS= read -r line || [[ -n $line ]]; do
+		((n += 1))
+		if [[ -z ${line//[[:space:]]/} || $line == \#* ]]; then continue; fi
+		prog=${line%%[[:space:]]*} rest=${line#"$prog"}
+		key=${rest%% # *} reason=${rest#* # }
+		key=${key#"${key%%[![:space:]]*}"} key=${key%"${key##*[![:space:]]}"}
+		reason=${reason#"${reason%%[![:space:]]*}"}
+		if [[ $rest != *" # "* || -z $key || -z $reason ]]; then
+			echo "conformance check: ${EXPECTED##*/}:$n: needs '<program> <assertion> # <reason>': $line"
+			((EXP_BAD += 1))
+			continue
 		fi
+		if [[ -n ${EXP_REASON[$prog$'\t'$key]:-} ]]; then
+			echo "conformance check: ${EXPECTED##*/}:$n: listed twice: $prog $key"
+			((EXP_BAD += 1))
+		fi
+		EXP_REASON[$prog$'\t'$key]=$reason
+		desc "$key"
+		EXP_N[$prog$'\t'$DESC]=$((${EXP_N[$prog$'\t'$DESC]:-0} + 1))
+		if [[ $reason == racy:* ]]; then EXP_RACY[$prog$'\t'$DESC]=1; fi
+	done <"$EXPECTED"
+}
+
+# check_expected gates this run of CHECK_RT on the expectations file. It fails
+# (returns 1) on (a) any failure that is not listed, (b) any listed failure
+# that passed in this run (not racy), so the list only shrinks, and on
+# malformed lines or lines naming unknown programs. With --only, entries of
+# programs not run are not checked.
+check_expected() {
+	local prog key id kind n unexpected=0 fixed=0 unknown=0 racy_passed=0 DESC
+	declare -A fails=() keys=() ran=()
+	load_expected
+	for prog in "${PROGRAMS[@]}"; do
+		ran[$prog]=1
+		while IFS=$'\t' read -r kind key; do
+			[[ $kind == fail ]] || continue
+			desc "$key"
+			fails[$prog$'\t'$DESC]=$((${fails[$prog$'\t'$DESC]:-0} + 1))
+			keys[$prog$'\t'$DESC]+="${keys[$prog$'\t'$DESC]:+, }${key%% - *}"
+		done < <(items "$CHECK_RT" "$prog")
 	done
-	for prog in "${!BASE_OK[@]}"; do
-		[[ -e $SUITE_BIN/$prog ]] || echo "conformance check: baseline names unknown program $prog"
+	for id in "${!fails[@]}"; do
+		n=$((fails[$id] - ${EXP_N[$id]:-0}))
+		((n > 0)) || continue
+		prog=${id%%$'\t'*} DESC=${id#*$'\t'}
+		echo "conformance check: UNEXPECTED failure: $prog $DESC  (failed ${fails[$id]}x: ${keys[$id]}; listed ${EXP_N[$id]:-0}x; see $RES/$CHECK_RT/$prog.tap and .stderr)"
+		((unexpected += n))
 	done
-	if ((improved)); then
-		echo "conformance check: $improved program(s) above baseline: raise it with run.sh --update-baseline"
-	fi
-	if ((regressions)); then
-		echo "conformance check: FAILED: $CHECK_RT regressed in $regressions program(s)"
+	for id in "${!EXP_N[@]}"; do
+		prog=${id%%$'\t'*} DESC=${id#*$'\t'}
+		if [[ ! -e $SUITE_BIN/$prog ]]; then
+			echo "conformance check: ${EXPECTED##*/} names unknown program $prog"
+			((unknown += 1))
+			continue
+		fi
+		[[ -n ${ran[$prog]:-} ]] || continue
+		n=$((EXP_N[$id] - ${fails[$id]:-0}))
+		((n > 0)) || continue
+		if [[ -n ${EXP_RACY[$id]:-} ]]; then
+			echo "conformance check: (racy, passed this time) $prog $DESC"
+			((racy_passed += 1))
+			continue
+		fi
+		echo "conformance check: NOW PASSES: $prog $DESC  (listed ${EXP_N[$id]}x, failed ${fails[$id]:-0}x) -- remove it from ${EXPECTED##*/}"
+		((fixed += n))
+	done
+	if ((unexpected + fixed + unknown + EXP_BAD)); then
+		echo "conformance check: FAILED: $unexpected unexpected failure(s), $fixed listed failure(s) now passing, $((unknown + EXP_BAD)) bad line(s) in $EXPECTED"
 		return 1
 	fi
-	echo "conformance check: $CHECK_RT at or above baseline in all ${#PROGRAMS[@]} programs"
+	echo "conformance check: $CHECK_RT fails only what ${EXPECTED##*/} lists (${#EXP_REASON[@]} entries, $racy_passed racy one(s) passed) in ${#PROGRAMS[@]} programs"
 }
 
-# write_baseline writes this run of CHECK_RT as the new baseline. With
-# --only, the programs not run keep their old lines.
-write_baseline() {
-	local prog commit
-	declare -gA BASE_OK=() BASE_STATUS=()
-	if [[ -f $BASELINE ]]; then load_baseline; fi
-	for prog in "${PROGRAMS[@]}"; do
-		result "$CHECK_RT" "$prog"
-		BASE_OK[$prog]=$OK
-		BASE_STATUS[$prog]=pass
-		if failed; then BASE_STATUS[$prog]=fail; fi
-		if [[ $RACY_PROGRAMS == *" $prog "* ]]; then BASE_STATUS[$prog]=racy; fi
+# compare_runtimes lists, for every other runtime of this run, what it passes
+# and CHECK_RT does not, in the programs CHECK_RT fails: assertions (by
+# description, counting repeats), and the program as a whole (exit status,
+# error block). Each line carries the reason from the expectations file, or
+# that of the program's listed failure that stopped it ("not reached"), or
+# "not listed". It is a report, not a gate: it returns 1 if there
+# is anything to report, and run.sh prints it without failing the run.
+compare_runtimes() {
+	local rt prog kind key n total mine_fail reason DESC
+	declare -A mine=() theirs=()
+	declare -gA EXP_REASON=()
+	if [[ -f $EXPECTED ]]; then load_expected >/dev/null; fi
+	# reason_of PROG KEY: the listed reason for KEY, or for its description.
+	reason_of() {
+		local k
+		if [[ -n ${EXP_REASON[$1$'\t'$2]:-} ]]; then echo "${EXP_REASON[$1$'\t'$2]}"; return; fi
+		desc "$2"
+		for k in "${!EXP_REASON[@]}"; do
+			[[ $k == "$1"$'\t'* ]] || continue
+			key=${k#*$'\t'}
+			if [[ $key == "$DESC" || $key =~ ^[0-9]+\ -\ (.*)$ && ${BASH_REMATCH[1]} == "$DESC" ]]; then
+				echo "${EXP_REASON[$k]}"
+				return
+			fi
+		done
+		# Not reached: a listed failure of the program stopped it early.
+		for k in "${!EXP_REASON[@]}"; do
+			if [[ $k == "$1"$'\t'* ]]; then echo "not reached; ${k#*$'\t'}: ${EXP_REASON[$k]}"; return; fi
+		done
+		echo "not listed"
+	}
+	for rt in "${RUNTIMES[@]}"; do
+		[[ $rt != "$CHECK_RT" ]] || continue
+		total=0
+		for prog in "${PROGRAMS[@]}"; do
+			mine=() theirs=() mine_fail=0
+			while IFS=$'\t' read -r kind key; do
+				if [[ $kind == fail ]]; then mine_fail=1; mine["F$key"]=1; continue; fi
+				desc "$key"
+				mine["P$DESC"]=$((${mine["P$DESC"]:-0} + 1))
+			done < <(items "$CHECK_RT" "$prog")
+			((mine_fail)) || continue # CHECK_RT passes the program: nothing it lacks
+			while IFS=$'\t' read -r kind key; do
+				if [[ $kind == fail ]]; then theirs["F$key"]=1; continue; fi
+				desc "$key"
+				theirs["P$DESC"]=$((${theirs["P$DESC"]:-0} + 1))
+			done < <(items "$rt" "$prog")
+			for key in "(exit)" "(error)"; do
+				if [[ -n ${mine["F$key"]:-} && -z ${theirs["F$key"]:-} ]]; then
+					echo "conformance compare: $rt passes, $CHECK_RT fails: $prog $key  [$(reason_of "$prog" "$key")]"
+					((total += 1))
+				fi
+			done
+			while IFS= read -r key; do
+				[[ $key == P* ]] || continue
+				n=$((theirs[$key] - ${mine[$key]:-0}))
+				((n > 0)) || continue
+				DESC=${key#P}
+				echo "conformance compare: $rt passes, $CHECK_RT fails: $prog $DESC$( ((theirs[$key] > 1)) && echo " (${n} of ${theirs[$key]})")  [$(reason_of "$prog" "$DESC")]"
+				((total += n))
+			done < <(printf '%s\n' "${!theirs[@]}" | sort)
+		done
+		echo "conformance compare: $total assertion(s) $rt passes and $CHECK_RT does not, on this run"
 	done
-	commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-	{
-		echo "# OCI runtime-tools $SUITE_VERSION conformance baseline for $CHECK_RT, one line per"
-		echo "# validation program: the 'ok' assertions it reached (skips included), and"
-		echo "# whether the program passed as a whole (exit 0, no 'not ok', no error)."
-		echo "# 'run.sh --check' fails if $CHECK_RT reaches fewer ok in any program, or"
-		echo "# fails one marked pass (racy: only the count is gated, see lib/report.sh)."
-		echo "# Written by 'run.sh --update-baseline' on"
-		echo "# $(date -u +%Y-%m-%d), tree at commit $commit, binary: ${RT_VERSION[$CHECK_RT]}."
-		for prog in "${!BASE_OK[@]}"; do
-			printf '%-32s %4d %s\n' "$prog" "${BASE_OK[$prog]}" "${BASE_STATUS[$prog]}"
-		done | sort
-	} >"$BASELINE"
-	echo "conformance: wrote $BASELINE"
+	((total == 0))
 }
