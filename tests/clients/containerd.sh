@@ -119,6 +119,7 @@ EOF
   expect "container ls: none left" 0
   check "no runtime state or cgroup left" "see above" \
     eval "no_leftovers $p-exit && no_leftovers $p-tty && no_leftovers $p-cfg && no_leftovers $p-d && no_leftovers $p-k"
+  ctr_scenarios "$p"
   expect_forced_deletes "$from"
 }
 

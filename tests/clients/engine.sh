@@ -154,6 +154,7 @@ engine_checks() {
   [ -z "$OUT" ] || RC="$RC, and lists containers"
   expect "ps -a: none left" 0
   check "no runtime state or cgroup left" "see above" eval "no_leftovers $id && no_leftovers $kid"
+  engine_scenarios "$p"
   expect_forced_deletes "$from"
 }
 

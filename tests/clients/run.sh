@@ -8,7 +8,7 @@
 # temp dir, points it at the runtime, and runs the same checks with each
 # client: run + output + exit code, a terminal, detached + exec, pause, stop,
 # kill, rm, and nothing left behind. Every check prints PASS or FAIL; the last
-# line is "clients: N passed, M failed"; the exit status is 1 on any failure.
+# line is "clients: N passed, M failed, K skipped"; exit status 1 on any failure.
 #
 # Environment:
 #   RUNTIME=/usr/sbin/runc   the runtime under test (default: ./berth of this
@@ -42,6 +42,7 @@ CLIENT=setup
 . "$HERE/lib.sh"
 . "$HERE/containerd.sh"
 . "$HERE/engine.sh"
+. "$HERE/scenarios.sh"
 
 usage() { echo "usage: $0 [containerd|podman|docker|all]..." >&2; exit 2; }
 clients=()
@@ -124,6 +125,7 @@ if [ "$FAILED" -gt 0 ]; then
   printf '  %s\n' "${FAILS[@]}"
 fi
 echo "runtime calls: $(grep -c ' \[[0-9]*\] exit ' "$T/runtime-argv.log"), $(grep -cE ' \[[0-9]*\] exit [1-9]' "$T/runtime-argv.log") failed; took $((SECONDS - START)) s"
-echo "clients: $PASSED passed, $FAILED failed"
+[ "$SKIPPED" -gt 0 ] && printf 'skipped:\n' && printf '  %s\n' "${SKIPS[@]}"
+echo "clients: $PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" = 0 ] && exit 0
 exit 1
