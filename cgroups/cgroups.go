@@ -23,7 +23,8 @@ var ErrSystemdPath = errors.New("cgroupsPath in the systemd form slice:prefix:na
 
 // Manager is one container's cgroup.
 type Manager struct {
-	m occg.Manager
+	m   occg.Manager
+	res *specs.LinuxResources // what New was given, for what the library does not set
 }
 
 // Config says where the cgroup goes and what it limits.
@@ -61,7 +62,7 @@ func New(cfg Config) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", describe(cfg), err)
 	}
-	return &Manager{m: m}, nil
+	return &Manager{m: m, res: cfg.Resources}, nil
 }
 
 // Load returns the manager for a cgroup created earlier, from its paths.
@@ -97,6 +98,9 @@ func (m *Manager) Prepare() error {
 	}
 	if err := m.m.Set(c.Resources); err != nil {
 		return fmt.Errorf("apply cgroup limits: %w", err)
+	}
+	if m.res != nil {
+		return m.setKernelTCP(m.res.Memory)
 	}
 	return nil
 }
@@ -165,6 +169,9 @@ func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice)
 	}
 	if err := m.m.Set(r); err != nil {
 		return fmt.Errorf("update cgroup limits: %w", err)
+	}
+	if res != nil {
+		return m.setKernelTCP(res.Memory)
 	}
 	return nil
 }
