@@ -204,14 +204,16 @@ emit() {
 }
 
 print_table() {
-	local sep
-	sep=$(printf '%*s' 96 '' | tr ' ' -)
+	local sep w
+	# the metric column is as wide as the longest name (at least 44)
+	w=$(awk -F'\t' 'BEGIN { w = 44 } length($1) > w { w = length($1) } END { print w }' "$T/table.tsv")
+	sep=$(printf '%*s' $((w + 52)) '' | tr ' ' -)
 	say ""
 	say "berth vs runc: medians (ratio = berth/runc; below 1 means berth is smaller/faster)"
 	say "$sep"
-	printf '%-44s %-20s %-20s %s\n' metric berth runc ratio
+	printf '%-*s %-20s %-20s %s\n' "$w" metric berth runc ratio
 	say "$sep"
-	awk -F'\t' '{ printf "%-44s %-20s %-20s %s\n", $1, $2, $3, $4 }' "$T/table.tsv"
+	awk -F'\t' -v w="$w" '{ printf "%-*s %-20s %-20s %s\n", w, $1, $2, $3, $4 }' "$T/table.tsv"
 	say "$sep"
 	say "load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(nproc) CPUs)"
 	if [ -s "$T/notes" ]; then

@@ -11,7 +11,7 @@ rt_cmd() { printf '%q --root %q' "${BIN[$1]}" "$T/root-$1"; }
 # 1. `run` of /bin/true: the whole lifecycle in one command.
 row_run() {
 	local rt cfg idf
-	say "== 1/7 run /bin/true (create, start, wait, delete in one command)"
+	say "== 1/9 run /bin/true (create, start, wait, delete in one command)"
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		cfg=$T/cfg/$rt-run idf=$T/id-$rt-run
@@ -27,7 +27,7 @@ row_run() {
 # runtime; then each of the three alone.
 row_lifecycle() {
 	local rt cfg idf c s
-	say "== 2/7 create + start + delete --force (three commands), then each alone"
+	say "== 2/9 create + start + delete --force (three commands), then each alone"
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		cfg=$T/cfg/$rt-csd idf=$T/id-$rt-csd c=$(rt_cmd "$rt")
@@ -72,7 +72,7 @@ row_lifecycle() {
 # 3. exec of /bin/true into a running container (sleep 3600).
 row_exec() {
 	local rt cfg log note=""
-	say "== 3/7 exec /bin/true into a running container"
+	say "== 3/9 exec /bin/true into a running container"
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		if ! "${BIN[$rt]}" exec --help >/dev/null 2>&1; then
@@ -100,7 +100,7 @@ row_exec() {
 # 4. NPAR containers `run` at once: total wall time, failures.
 row_parallel() {
 	local rt dir i round t0 t1 tpl fails total rc walls errs
-	say "== 4/7 $NPAR x run /bin/true in parallel ($PAR_ROUNDS round(s) per runtime)"
+	say "== 4/9 $NPAR x run /bin/true in parallel ($PAR_ROUNDS round(s) per runtime)"
 	reset_row
 	local -A FAILS
 	jq '.linux.cgroupsPath = "@CG@"' "$T/base.json" >"$T/par.tpl"
@@ -157,7 +157,7 @@ row_parallel() {
 row_memory() {
 	local rt cfg log s pid usage peak hwm memf peakf timer=""
 	local -A RSS HWM ANON USE PEAK
-	say "== 5/7 memory during create ($MEM_SAMPLES samples per runtime)"
+	say "== 5/9 memory during create ($MEM_SAMPLES samples per runtime)"
 	[ -x /usr/bin/time ] && timer=/usr/bin/time
 	[ -n "$timer" ] || say "   /usr/bin/time not found (apt-get install time): no max RSS of the create process"
 	for rt in "${RUNTIMES[@]}"; do
@@ -249,7 +249,7 @@ limit_works() {
 # works, bisected in 256 KiB steps between 16 MiB and 256 KiB.
 row_minlimit() {
 	local rt lo hi mid fail_err step=256
-	say "== 6/7 smallest memory limit that still runs /bin/true (bisect 16 MiB .. 256 KiB, 256 KiB steps, $LIMIT_TRIES tries each)"
+	say "== 6/9 smallest memory limit that still runs /bin/true (bisect 16 MiB .. 256 KiB, 256 KiB steps, $LIMIT_TRIES tries each)"
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		TRY_N=0 TRIES="" fail_err="" lo=1 hi=$((16 * 1024 / step))
@@ -276,7 +276,7 @@ row_minlimit() {
 # 7. binary size.
 row_size() {
 	local rt size
-	say "== 7/7 binary size"
+	say "== 7/9 binary size"
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		size=$(stat -Lc %s "${BIN[$rt]}")
@@ -284,4 +284,97 @@ row_size() {
 		R_DET[$rt]=$(jq -nc --argjson b "$size" --arg f "$(file -bL "${BIN[$rt]}" 2>/dev/null)" '{bytes: $b, file: $f}')
 	done
 	emit size "binary size" MiB %.2f
+}
+
+# 8. create with docker's default seccomp profile against the same bundle
+# without seccomp. The profile is moby's GetDefaultProfile for the base
+# config (bench/cmd/seccompprofile, built with the repo's go.mod); the two
+# configs differ only in linux.seccomp (and linux.cgroupsPath).
+row_seccomp() {
+	local rt cfg idf c s kind prof=$T/seccomp-docker.json log=$T/logs/seccompprofile.log perr=""
+	local -A NONE_VAL NONE_ERR DOCKER_VAL DOCKER_ERR
+	say "== 8/9 create with docker's default seccomp profile, against no seccomp (prepare: delete the previous container)"
+	if ! (cd "$repo" && "${GO:-go}" run ./bench/cmd/seccompprofile) <"$T/base.json" 2>"$log" |
+		jq -e '.linux.seccomp | select(.syscalls | length > 0)' >"$prof" 2>>"$log"; then
+		perr="could not make docker's profile (go run ./bench/cmd/seccompprofile): $(firstlines "$log")"
+	fi
+	for kind in none docker; do
+		reset_row
+		for rt in "${RUNTIMES[@]}"; do
+			cfg=$T/cfg/$rt-sc$kind idf=$T/id-$rt-sc$kind c=$(rt_cmd "$rt") s=$(q "$STEP")
+			mkcfg "$cfg" "$rt-sc$kind"
+			if [ "$kind" = docker ]; then
+				if [ -n "$perr" ]; then
+					R_ERR[$rt]=$perr
+					continue
+				fi
+				jq --slurpfile sc "$prof" '.linux.seccomp = $sc[0]' "$cfg/config.json" >"$cfg/c.json" &&
+					mv "$cfg/c.json" "$cfg/config.json"
+			fi
+			hf "seccomp_$kind" "$rt" "read id < $(q "$idf") && exec $c create --bundle $(q "$cfg") \"\$id\"" \
+				"$s fresh $(q "${BIN[$rt]}") $(q "$T/root-$rt") $(q "$idf")"
+			# the last container is still there by design; check_clean deletes it
+			check_clean "create ($kind seccomp)" "$rt" expected
+			if [ "$kind" = none ]; then
+				NONE_VAL[$rt]=${R_VAL[$rt]:-} NONE_ERR[$rt]=${R_ERR[$rt]:-}
+			else
+				DOCKER_VAL[$rt]=${R_VAL[$rt]:-} DOCKER_ERR[$rt]=${R_ERR[$rt]:-}
+			fi
+		done
+		if [ "$kind" = none ]; then
+			emit seccomp_none "create, no seccomp" ms %.1f "" \
+				"create of the busybox bundle without linux.seccomp, measured in the same row as the next"
+		else
+			emit seccomp_docker "create, docker's default seccomp" ms %.1f "" \
+				"create of the same bundle with linux.seccomp = docker's default profile (moby/profiles/seccomp GetDefaultProfile, $(jq '.syscalls | length' "$prof" 2>/dev/null) rules, defaultAction $(jq -r .defaultAction "$prof" 2>/dev/null))"
+		fi
+	done
+	reset_row
+	for rt in "${RUNTIMES[@]}"; do
+		if [ -n "${NONE_VAL[$rt]}" ] && [ -n "${DOCKER_VAL[$rt]}" ]; then
+			R_VAL[$rt]=$(awk -v d="${DOCKER_VAL[$rt]}" -v n="${NONE_VAL[$rt]}" 'BEGIN { printf "%.2f", d - n }')
+			R_DET[$rt]=$(jq -nc --argjson n "${NONE_VAL[$rt]}" --argjson d "${DOCKER_VAL[$rt]}" \
+				'{create_none_ms: $n, create_docker_ms: $d}')
+		else
+			R_TXT[$rt]="-"
+		fi
+	done
+	emit seccomp_cost "  seccomp cost (docker - none)" ms %.1f noratio \
+		"difference of the two medians above, per runtime; the noise of either median is in it"
+}
+
+# 9. the cost per container of berth's protection of its own binary
+# (CVE-2019-5736): the Go benchmarks in libcontainer/exe_linux_test.go,
+# `go test -run X -bench Sealed -benchtime 200x ./libcontainer/` (compiled
+# with go test -c first, to know the size of the binary they copy).
+row_protect() {
+	local out=$T/logs/sealed-bench.log bin=$T/libcontainer.test err="" name key bench size ns
+	say "== 9/9 binary protection cost (go test -bench Sealed ./libcontainer/, 200 iterations each)"
+	if ! (cd "$repo" && "${GO:-go}" test -c -o "$bin" ./libcontainer/) >"$out" 2>&1; then
+		err="go test -c ./libcontainer/ failed: $(firstlines "$out")"
+	elif ! (cd "$repo/libcontainer" && TMPDIR=$T "$bin" -test.run X -test.bench Sealed -test.benchtime 200x) >"$out" 2>&1; then
+		err="go test -bench Sealed failed: $(firstlines "$out")"
+	fi
+	size=$(stat -c %s "$bin" 2>/dev/null || echo 0)
+	for key in opentree memfd; do
+		reset_row
+		case $key in
+		opentree) name="binary protection: read-only clone" bench=BenchmarkSealedExeOpenTree ;;
+		memfd) name="binary protection: memfd copy (fallback; runc 1.1's method)" bench=BenchmarkSealedExeMemfdCopy ;;
+		esac
+		ns=$(awk -v b="$bench" '$1 ~ "^" b "(-[0-9]+)?$" && $4 == "ns/op" { print $3 }' "$out" 2>/dev/null)
+		if [ -n "$ns" ]; then
+			R_VAL[berth]=$(awk -v n="$ns" 'BEGIN { printf "%.1f", n / 1000 }')
+			R_DET[berth]=$(jq -nc --argjson ns "$ns" --arg b "$bench" --argjson s "$size" \
+				'{benchmark: $b, ns_per_op: $ns, iterations: 200, copied_binary_bytes: $s}')
+		elif [ -n "$err" ]; then
+			R_ERR[berth]=$err
+		else
+			R_ERR[berth]="$bench: no ns/op in the output: $(grep -v '^\(goos\|goarch\|pkg\|cpu\):' "$out" | firstlines /dev/stdin)"
+		fi
+		R_TXT[runc]="-"
+		emit "protect_$key" "$name" us %.1f noratio \
+			"$bench ns/op, in microseconds; the binary sealed is a copy of the libcontainer test binary ($size bytes), not ./berth; berth uses the read-only clone (open_tree + mount_setattr) and falls back to the memfd copy where that fails; runc 1.1 copies itself into a sealed memfd on every start (not measured here)"
+		# nothing of the runtimes ran; the benchmarks clean up after themselves in $T
+	done
 }
