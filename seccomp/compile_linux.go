@@ -12,6 +12,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// CompilerVersion changes whenever Compile's output for a given profile
+// would change (libseccomp, the ENOSYS prologue): compiled programs cached
+// by earlier versions are then not reused.
+const CompilerVersion = "berth-seccomp-1/libseccomp-2.5"
+
 // Program is a compiled filter: the BPF instructions and the flags to load
 // them with. It travels from the parent to init inside the plan.
 type Program struct {
