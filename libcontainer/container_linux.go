@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/rootfs"
 )
 
 // Status derives the container's status from the system, never from what
@@ -222,6 +223,9 @@ func (c *Container) destroy() error {
 			}
 			checkpoint("delete:cgroup-removed")
 		}
+	}
+	if c.Config != nil && !hasNS(c.Config, specs.MountNamespace) && c.Rootfs != "" {
+		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)

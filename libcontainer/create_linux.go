@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
 
@@ -287,6 +288,9 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	}
 	p.kill()
 	cg.Destroy()
+	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
+		rootfs.UnmountUnder(c.Rootfs) // a container sharing our mount table
+	}
 	os.RemoveAll(p.Container.dir)
 }
 

@@ -108,7 +108,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		}
 	}
 	plan := &Plan{
-		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs,
+		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
 		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning),
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {

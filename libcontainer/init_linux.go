@@ -74,7 +74,13 @@ func initProcess(s *syncSocket) error {
 	}
 	if plan.Exec {
 		// nsenter has joined every namespace of the container, and the
-		// parent has put us in its cgroup: only the process is left.
+		// parent has put us in its cgroup: only the process is left. A
+		// container without a mount namespace has only its chroot.
+		if !hasNS(plan.Spec, specs.MountNamespace) {
+			if err := unix.Chroot(plan.Rootfs); err != nil {
+				return &os.PathError{Op: "chroot", Path: plan.Rootfs, Err: err}
+			}
+		}
 		return startProcess(s, plan, nil)
 	}
 	fifo, err := inheritedFD(fdExecFifo)
@@ -353,5 +359,6 @@ func rootfsConfig(plan *Plan) rootfs.Config {
 		NewCgroupNS:   hasNS(spec, specs.CgroupNamespace),
 		InUserNS:      hasNS(spec, specs.UserNamespace),
 		NoPivot:       plan.NoPivot,
+		SharedMountNS: !hasNS(spec, specs.MountNamespace),
 	}
 }

@@ -128,9 +128,6 @@ func (b *Bundle) validate() error {
 			return invalid("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
 		}
 	}
-	if !seen[specs.MountNamespace] {
-		return invalid("linux.namespaces: a mount namespace is required (berth sets up the rootfs in one)")
-	}
 	if seen[specs.UserNamespace] && len(s.Linux.UIDMappings) == 0 && userNSPath(s) == "" {
 		return invalid("linux.namespaces: a new user namespace needs linux.uidMappings")
 	}

@@ -15,6 +15,16 @@ import (
 // reachable to a process with CAP_SYS_CHROOT, which is why it is opt-in).
 func (r *Rootfs) Enter() error {
 	defer r.Close()
+	if r.cfg.SharedMountNS {
+		// No namespace of its own to pivot: chroot into the rootfs mount.
+		if err := unix.Fchdir(int(r.rootFd.Fd())); err != nil {
+			return &os.PathError{Op: "chdir", Path: r.cfg.Rootfs, Err: err}
+		}
+		if err := unix.Chroot("."); err != nil {
+			return &os.PathError{Op: "chroot", Path: r.cfg.Rootfs, Err: err}
+		}
+		return unix.Chdir("/")
+	}
 	if r.cfg.NoPivot {
 		return r.moveRoot()
 	}
@@ -91,7 +101,7 @@ func (r *Rootfs) Finalize() error {
 			return fmt.Errorf("make root read-only: %w", err)
 		}
 	}
-	if r.cfg.Propagation != "" {
+	if r.cfg.Propagation != "" && !r.cfg.SharedMountNS {
 		flag, _ := PropagationFlag(r.cfg.Propagation)
 		if err := linux.Mount("", "/", "", flag, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", r.cfg.Propagation, err)

@@ -34,6 +34,12 @@ type Config struct {
 	NewCgroupNS   bool
 	InUserNS      bool
 	NoPivot       bool
+	// SharedMountNS: the container has no mount namespace of its own. Its
+	// mounts then land in berth's (the host's) mount table, as with runc;
+	// berth does not touch the host's propagation, enters the rootfs with
+	// chroot, and `delete` unmounts everything under the rootfs
+	// (UnmountUnder).
+	SharedMountNS bool
 }
 
 // Rootfs is the rootfs being set up. Its methods run in the init stage, in
@@ -57,11 +63,13 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		}
 		prop = f
 	}
-	if err := linux.Mount("", "/", "", prop, ""); err != nil {
-		return nil, fmt.Errorf("make / %s: %w", cfg.Propagation, err)
-	}
-	if err := makeParentPrivate(cfg.Rootfs); err != nil {
-		return nil, err
+	if !cfg.SharedMountNS {
+		if err := linux.Mount("", "/", "", prop, ""); err != nil {
+			return nil, fmt.Errorf("make / %s: %w", cfg.Propagation, err)
+		}
+		if err := makeParentPrivate(cfg.Rootfs); err != nil {
+			return nil, err
+		}
 	}
 	if err := linux.Mount(cfg.Rootfs, cfg.Rootfs, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return nil, fmt.Errorf("bind rootfs: %w", err)

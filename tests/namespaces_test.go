@@ -121,3 +121,31 @@ func TestUTSAndIPCAreIsolated(t *testing.T) {
 		t.Fatalf("host hostname changed from %q to %q", before, after)
 	}
 }
+
+// Without a mount namespace of its own, the container shares the host's
+// mount table (as the runtime spec says, and as runc does): its mounts are
+// there while it runs, and delete removes every one of them.
+func TestNoMountNamespace(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sleep", "1000"}, func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.MountNamespace && n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	rootfsDir := filepath.Join(b, "rootfs")
+	e.mustBerth("run", "-d", "--bundle", b, "nomntns")
+	if n := mountsMentioning(t, rootfsDir); n == 0 {
+		t.Fatal("no mount of the container in the host's table: it has a mount namespace after all")
+	}
+	if out := e.mustBerth("exec", "nomntns", "ls", "/"); !strings.Contains(out, "bin") || strings.Contains(out, "work") {
+		t.Fatalf("exec'd process's root: %q, want the container's rootfs", out)
+	}
+	e.mustBerth("delete", "--force", "nomntns")
+	if n := mountsMentioning(t, rootfsDir); n != 0 {
+		t.Fatalf("%d mounts under the rootfs left in the host's table after delete", n)
+	}
+}
