@@ -2,6 +2,7 @@ package libcontainer
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -52,9 +53,9 @@ func TestParseSpecReportsPosition(t *testing.T) {
 }
 
 func TestProcStatOfSelf(t *testing.T) {
-	start, state, err := procStat(1)
-	if err != nil || start == 0 && state == 0 {
-		t.Fatalf("procStat(1) = %d %c %v", start, state, err)
+	start, state, err := procStat(os.Getpid())
+	if err != nil || start == 0 || state != 'R' {
+		t.Fatalf("procStat(self) = %d %c %v, want a start time and state R", start, state, err)
 	}
 	if _, _, err := procStat(1 << 30); err == nil {
 		t.Fatal("procStat of a non-existent pid succeeded")

@@ -135,11 +135,9 @@ func TestStateTransitionsAndDeleteLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	cg := "berth-test-lifecycle-" + strconv.Itoa(os.Getpid())
 	b := e.bundle([]string{"sh", "-c", "read line; echo got $line"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + cg })
-	fifo := filepath.Join(t.TempDir(), "in")
 	if out, errs, code := e.berthIn([]byte{}, "create", "--bundle", b, "life"); code != 0 {
 		t.Fatalf("create: %d %s %s", code, out, errs)
 	}
-	_ = fifo
 	st := e.state("life")
 	if st["status"] != "created" {
 		t.Fatalf("after create: status %v", st["status"])
