@@ -92,6 +92,10 @@ fi
 # A short temp dir: unix socket paths under it must stay under 108 bytes.
 T=$(mktemp -d /tmp/berth-clients.XXXXXX)
 trap cleanup EXIT
+# Work from inside it: conmon writes an "oom" marker into its working
+# directory when a container is OOM-killed, which would land in the caller's.
+case "$RUNTIME" in /*) ;; *) RUNTIME=$(readlink -f "$RUNTIME") ;; esac
+cd "$T"
 trap 'exit 130' INT TERM
 # podman's locks live in /dev/shm/libpod_lock: remove it after if we made it.
 [ -e /dev/shm/libpod_lock ] || at_end "rm -f /dev/shm/libpod_lock"
