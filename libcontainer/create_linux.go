@@ -176,9 +176,16 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		defer fifo.Close()
 		named[fdExecFifo] = fifo
 	}
+	// On a hybrid host init starts in its unified-hierarchy cgroup, which
+	// has no controllers; the v1 hierarchies it joins itself (below).
+	unified := cr.cg.HybridCloneDir()
+	if unified != nil {
+		defer unified.Close()
+	}
 	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
+		cgroup: unified,
 	}); err != nil {
 		return err
 	}
@@ -189,16 +196,24 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if cgErr != nil {
 		return cgErr
 	}
+	// On cgroup v1 init joins by itself, after its mounts (so that its own
+	// start is not charged to the container), through the tasks files sent
+	// with the plan: no wait on the kernel (cgroups/join.go).
+	join, err := cr.cg.JoinFiles("")
+	if err != nil {
+		return err
+	}
+	defer closeFiles(join)
 	// The plan goes next, so that init starts on its mounts at once. It
-	// cannot get further than that without this process: it needs "joined"
-	// below, and exits when the socket closes.
+	// cannot get further than that without this process: on v2 it needs
+	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
 		ID: opts.ID, Spec: spec, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
-		HostPid: c.InitPID, Seccomp: cr.filter,
+		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),
 	}
-	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
+	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
 		return err
 	}
 	checkpoint("create:plan-sent")
@@ -208,24 +223,51 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	// init sets up its mounts meanwhile; it waits for "joined" before it
-	// unshares its cgroup namespace, runs hooks, or reports ready, so no
-	// code of the container's runs outside the cgroup. (On v1 the attach
-	// waits for an RCU grace period: milliseconds, now spent in parallel.)
-	if err := cr.cg.Join(c.InitPID, ""); err != nil {
-		return err
+	if plan.JoinTasks == nil {
+		// cgroup v2: init sets up its mounts meanwhile; it waits for
+		// "joined" before it unshares its cgroup namespace, runs hooks, or
+		// reports ready, so no code of the container's runs outside the
+		// cgroup. The attach waits for an RCU grace period, in parallel.
+		if err := cr.cg.Join(c.InitPID, ""); err != nil {
+			return err
+		}
+		// A send error means init has failed already: its error message
+		// is waiting on the socket, and awaitReady reads it.
+		p.sock.send(syncMsg{Type: msgJoined})
+		checkpoint("create:cgroup-joined")
 	}
-	// A send error means init has failed already: its error message is
-	// waiting on the socket, and awaitReady reads it.
-	p.sock.send(syncMsg{Type: msgJoined}, -1)
-	checkpoint("create:cgroup-joined")
 	return p.awaitReady(opts.ConsoleSocket)
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+func namesOf(files []*os.File) []string {
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name())
+	}
+	return names
+}
+
+func fdsOf(files []*os.File) []int {
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	return fds
 }
 
 // awaitReady reads init's messages until it is ready or fails.
 func (p *InitProcess) awaitReady(consoleSocket string) error {
 	for {
-		msg, fd, err := p.sock.recv()
+		msg, fds, err := p.sock.recv()
+		if msg.Type != msgConsole {
+			closeFDs(fds) // only the console carries one
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 			return p.initDied() // ECONNRESET: it died with a message unread
 		}
@@ -240,17 +282,18 @@ func (p *InitProcess) awaitReady(consoleSocket string) error {
 			if err := runHooks(p.Container.Config.Hooks, st, hookPrestart, hookCreateRuntime); err != nil {
 				return err
 			}
-			if err := p.sock.send(syncMsg{Type: msgHooksDone}, -1); err != nil {
+			if err := p.sock.send(syncMsg{Type: msgHooksDone}); err != nil {
 				return err
 			}
 		case msgError:
 			p.cmd.Wait()
 			return errors.New(msg.Error)
 		case msgConsole:
-			if fd < 0 {
-				return errors.New("init protocol: console message without a descriptor")
+			if len(fds) != 1 {
+				closeFDs(fds)
+				return fmt.Errorf("init protocol: console message with %d descriptors, not 1", len(fds))
 			}
-			master := os.NewFile(uintptr(fd), "pty-master")
+			master := os.NewFile(uintptr(fds[0]), "pty-master")
 			if consoleSocket == "" {
 				p.Console = master
 				continue
@@ -297,7 +340,7 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 // Start lets a foreground init exec the workload (the run path), then runs
 // the poststart hooks.
 func (p *InitProcess) Start() error {
-	err := p.sock.send(syncMsg{Type: msgStart}, -1)
+	err := p.sock.send(syncMsg{Type: msgStart})
 	if err == nil {
 		// init's end closes on exec (or on failure, after its error message).
 		msg, _, rerr := p.sock.recv()
@@ -375,7 +418,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("pid file %s: %w", path, err)
 	}
-	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+	return writeFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644, false)
 }
 
 // sendConsole passes the pty master to the --console-socket listener with

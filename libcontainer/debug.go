@@ -16,8 +16,9 @@ const dieAtEnv = "BERTH_TEST_DIE_AT"
 
 var dieAt = os.Getenv(dieAtEnv)
 
-// traceEnv, when set, makes every checkpoint print the time since berth
-// started to stderr: where the time goes on the hot path (docs/performance.md).
+// traceEnv, when set, makes every checkpoint print to stderr the time since
+// berth started and the wall clock (to line up the parent's and init's
+// lines): where the time goes on the hot path (docs/performance.md).
 var (
 	trace     = os.Getenv("BERTH_TRACE") != ""
 	startTime = time.Now()
@@ -26,7 +27,9 @@ var (
 // checkpoint kills berth if the crash tests asked to die at step.
 func checkpoint(step string) {
 	if trace {
-		fmt.Fprintf(os.Stderr, "berth[%d] %6.2fms %s\n", os.Getpid(), float64(time.Since(startTime).Microseconds())/1000, step)
+		now := time.Now()
+		fmt.Fprintf(os.Stderr, "berth[%d] %6.2fms %s %s\n", os.Getpid(), float64(now.Sub(startTime).Microseconds())/1000,
+			now.Format("05.000000"), step)
 	}
 	if dieAt != "" && dieAt == step {
 		unix.Kill(os.Getpid(), unix.SIGKILL)

@@ -91,27 +91,39 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 			p = nil
 		}
 	}()
-	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: !opts.Detach}); err != nil {
+	// The process starts in the container's cgroup v2 directory (on a
+	// hybrid host its unified one) and joins the v1 hierarchies itself
+	// before it runs anything of the container's: cgroups/join.go.
+	var cgDir *os.File
+	var join []*os.File
+	if len(c.CgroupPaths) > 0 {
+		cg, err := cgroups.Load(c.CgroupPaths)
+		if err != nil {
+			return p, err
+		}
+		if cgDir, err = cg.CloneDir(opts.Cgroup); err != nil {
+			return p, err
+		}
+		if cgDir != nil {
+			defer cgDir.Close()
+		}
+		if join, err = cg.JoinFiles(opts.Cgroup); err != nil {
+			return p, err
+		}
+		defer closeFiles(join)
+	}
+	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: !opts.Detach, cgroup: cgDir}); err != nil {
 		return p, err
 	}
 	if !c.initAlive() {
 		return p, fmt.Errorf("%w: %s exited while exec joined it", ErrNotRunning, opts.ID)
 	}
 	checkpoint("exec:spawned")
-	if len(c.CgroupPaths) > 0 {
-		cg, err := cgroups.Load(c.CgroupPaths)
-		if err == nil {
-			err = cg.Join(p.Pid, opts.Cgroup)
-		}
-		if err != nil {
-			return p, err
-		}
-	}
 	plan := &Plan{
 		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
-		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning),
+		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning), JoinTasks: namesOf(join),
 	}
-	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, -1); err != nil {
+	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
 		return p, err
 	}
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {

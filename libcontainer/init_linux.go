@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -39,13 +40,13 @@ func Init() {
 	defer func() {
 		// A bug in init must still reach the user as one message.
 		if r := recover(); r != nil {
-			s.send(syncMsg{Type: msgError, Error: fmt.Sprintf("berth init: internal error: %v", r)}, -1)
+			s.send(syncMsg{Type: msgError, Error: fmt.Sprintf("berth init: internal error: %v", r)})
 			os.Exit(1)
 		}
 	}()
 	err = initProcess(s)
 	if err != nil {
-		s.send(syncMsg{Type: msgError, Error: err.Error()}, -1)
+		s.send(syncMsg{Type: msgError, Error: err.Error()})
 	}
 	os.Exit(1)
 }
@@ -53,7 +54,7 @@ func Init() {
 // initProcess reads the plan and sets up a new container, or, for exec, a
 // process in an existing one.
 func initProcess(s *syncSocket) error {
-	msg, _, err := s.recv()
+	msg, cgFDs, err := s.recv()
 	if err != nil {
 		return fmt.Errorf("read plan: %w", err)
 	}
@@ -61,6 +62,10 @@ func initProcess(s *syncSocket) error {
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
 	plan := msg.Plan
+	if len(cgFDs) != len(plan.JoinTasks) {
+		closeFDs(cgFDs)
+		return fmt.Errorf("init protocol: %d cgroup descriptors for %d tasks files", len(cgFDs), len(plan.JoinTasks))
+	}
 	checkpoint("init:plan")
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
 	// become the namespace's root, or files cannot even be created.
@@ -73,9 +78,12 @@ func initProcess(s *syncSocket) error {
 		}
 	}
 	if plan.Exec {
-		// nsenter has joined every namespace of the container, and the
-		// parent has put us in its cgroup: only the process is left. A
-		// container without a mount namespace has only its chroot.
+		// nsenter has joined every namespace of the container, and we
+		// started in its cgroup (v2) or join it now (v1): only the process
+		// is left. A container without a mount namespace has only its chroot.
+		if err := joinCgroup(cgFDs, plan.JoinTasks); err != nil {
+			return err
+		}
 		if !hasNS(plan.Spec, specs.MountNamespace) {
 			if err := unix.Chroot(plan.Rootfs); err != nil {
 				return &os.PathError{Op: "chroot", Path: plan.Rootfs, Err: err}
@@ -87,12 +95,12 @@ func initProcess(s *syncSocket) error {
 	if err != nil {
 		return err
 	}
-	return initContainer(s, plan, fifo)
+	return initContainer(s, plan, fifo, cgFDs)
 }
 
 // initContainer runs the init steps in order. Each step's comment says why it
 // sits where it does.
-func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
+func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error {
 	spec := plan.Spec
 	// A new network namespace starts with lo down.
 	if hasNS(spec, specs.NetworkNamespace) && nsPath(spec, specs.NetworkNamespace) == "" {
@@ -114,16 +122,16 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File) error {
 		return err
 	}
 	// Only now into the cgroup: nothing of init's own start is charged to
-	// the container (a container runs under a 1 MiB memory limit), and the
-	// parent's attach overlapped the mounts above.
-	if err := enterCgroup(s, spec); err != nil {
+	// the container (a container runs under a 1 MiB memory limit). On v2
+	// the parent's attach overlapped the mounts above.
+	if err := enterCgroup(s, plan, cgFDs); err != nil {
 		return err
 	}
 	// Hooks that need the container's mounts but not yet its root: the
 	// runtime's own (run by the parent, in the host's namespaces), then the
 	// container's (here, in its namespaces).
 	if len(hooksOf(spec.Hooks, hookPrestart))+len(hooksOf(spec.Hooks, hookCreateRuntime)) > 0 {
-		if err := s.send(syncMsg{Type: msgHooks}, -1); err != nil {
+		if err := s.send(syncMsg{Type: msgHooks}); err != nil {
 			return err
 		}
 		if msg, _, err := s.recv(); err != nil || msg.Type != msgHooksDone {
@@ -198,7 +206,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		return err
 	}
 	checkpoint("init:ready")
-	if err := s.send(syncMsg{Type: msgReady}, -1); err != nil {
+	if err := s.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
 	started, err := waitStart(s, fifo)
@@ -304,14 +312,36 @@ func dropPrivileges(plan *Plan, cwd int) error {
 // cgroup, then unshares the cgroup namespace, so that the container's
 // cgroup is the namespace's root. (Only this thread moves to the new
 // namespace; it is the one that execs.)
-func enterCgroup(s *syncSocket, spec *specs.Spec) error {
-	msg, _, err := s.recv()
-	if err != nil || msg.Type != msgJoined {
+func enterCgroup(s *syncSocket, plan *Plan, cgFDs []int) error {
+	if cgFDs != nil {
+		if err := joinCgroup(cgFDs, plan.JoinTasks); err != nil {
+			return err
+		}
+	} else if msg, _, err := s.recv(); err != nil || msg.Type != msgJoined {
 		return fmt.Errorf("init protocol: waiting to join the cgroup: %v %q", err, msg.Type)
 	}
-	if hasNS(spec, specs.CgroupNamespace) {
+	if hasNS(plan.Spec, specs.CgroupNamespace) {
 		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 			return os.NewSyscallError("unshare cgroup namespace", err)
+		}
+	}
+	return nil
+}
+
+// joinCgroup moves this thread, the one that execs the workload, into the
+// container's cgroup in each v1 hierarchy, by writing "0" to the tasks files
+// the parent opened: the kernel moves a thread that moves itself without
+// its global lock (cgroups/join.go). The other threads of init end at the
+// exec. It closes the files; names are their paths, for errors.
+func joinCgroup(fds []int, names []string) error {
+	defer closeFDs(fds)
+	for i, fd := range fds {
+		if _, err := unix.Write(fd, []byte("0")); err != nil {
+			hint := ""
+			if errors.Is(err, unix.ENOSPC) && strings.Contains(names[i], "/cpuset/") {
+				hint = " (is the cgroup's cpuset.cpus or cpuset.mems empty?)"
+			}
+			return fmt.Errorf("join cgroup: write %s: %w%s", names[i], err, hint)
 		}
 	}
 	return nil

@@ -72,7 +72,7 @@ func cachedProgram(s *specs.LinuxSeccomp) (*seccomp.Program, error) {
 		logrus.Debugf("linux.seccomp: syscalls unknown to libseccomp, skipped: %v", skipped)
 	}
 	if data, err := json.Marshal(prog); err == nil && os.MkdirAll(filepath.Dir(path), 0o700) == nil {
-		if err := writeFileAtomic(path, data, 0o600); err != nil {
+		if err := writeFileAtomic(path, data, 0o600, true); err != nil {
 			logrus.Debugf("seccomp cache: %v", err) // only a missed speed-up
 		}
 	}

@@ -21,6 +21,7 @@ type spawnOpts struct {
 	preserveFDs int
 	named       map[string]*os.File // handed over by name (fds.go); the init socket is added here
 	adopt       bool                // the caller waits for the workload: adopt nsenter's grandchild
+	cgroup      *os.File            // a cgroup v2 directory to start in (CLONE_INTO_CGROUP), or nil
 }
 
 // spawn starts `berth init` (a re-exec of this binary) in its namespaces and
@@ -56,6 +57,10 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 		// Become the namespace's root before exec: an unmapped uid would
 		// lose every capability at execve.
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
+	if o.cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(o.cgroup.Fd())
 	}
 	handOver(cmd, o.preserveFDs, named)
 	// The sealed binary goes last and is exec'd by its number in the child:

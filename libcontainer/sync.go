@@ -18,9 +18,12 @@ import (
 // descriptors attached with SCM_RIGHTS.
 //
 //	step  from    type        payload          meaning
-//	1     parent  plan        Plan             everything init needs; sent once init is in its cgroup
-//	1'    parent  joined      -                init is in its cgroup (init sets up its mounts
-//	                                           meanwhile, and waits for this before step 2)
+//	1     parent  plan        Plan, fds: one   everything init needs; with Plan.JoinTasks, the
+//	                          tasks file per   cgroup v1 tasks files init's exec thread writes
+//	                          v1 hierarchy     "0" to (cgroups/join.go)
+//	1'    parent  joined      -                without JoinTasks (cgroup v2): init is in its cgroup
+//	                                           (init sets up its mounts meanwhile, and waits for
+//	                                           this before step 2)
 //	2     init    hooks       -                mounts done: run prestart and createRuntime
 //	                                           hooks now (only sent when there are any)
 //	2'    parent  hooksDone   -                they succeeded; init goes on to pivot_root
@@ -71,6 +74,10 @@ type Plan struct {
 	HostPid int `json:"hostPid"`
 	// Seccomp is linux.seccomp, compiled by the parent.
 	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	// JoinTasks, when set, are the cgroup v1 tasks files whose descriptors
+	// come with the plan, in order: init joins its cgroup itself through
+	// them instead of waiting for "joined".
+	JoinTasks []string `json:"joinTasks,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
 }
@@ -96,15 +103,22 @@ func newSyncPair() (parent, child *syncSocket, err error) {
 
 func (s *syncSocket) Close() error { return s.f.Close() }
 
-// send writes one message, with an optional fd attached.
-func (s *syncSocket) send(m syncMsg, fd int) error {
+// maxFDs bounds the descriptors one message carries: a pty master, or
+// one cgroup v1 tasks file per hierarchy.
+const maxFDs = 32
+
+// send writes one message, with the fds attached.
+func (s *syncSocket) send(m syncMsg, fds ...int) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("encode %s message: %w", m.Type, err)
 	}
 	var oob []byte
-	if fd >= 0 {
-		oob = unix.UnixRights(fd)
+	if len(fds) > maxFDs {
+		return fmt.Errorf("send %s message: %d descriptors, at most %d", m.Type, len(fds), maxFDs)
+	}
+	if len(fds) > 0 {
+		oob = unix.UnixRights(fds...)
 	}
 	for {
 		err = unix.Sendmsg(int(s.f.Fd()), data, oob, nil, 0)
@@ -118,39 +132,45 @@ func (s *syncSocket) send(m syncMsg, fd int) error {
 	return nil
 }
 
-// recv reads one message and the fd attached to it (-1 if none). It returns
-// io.EOF when the peer has closed its end.
-func (s *syncSocket) recv() (syncMsg, int, error) {
+// recv reads one message and the fds attached to it (close-on-exec). It
+// returns io.EOF when the peer has closed its end.
+func (s *syncSocket) recv() (syncMsg, []int, error) {
 	var m syncMsg
 	// Peek with MSG_TRUNC for the datagram's real size, then read it whole.
 	size, _, err := s.recvmsg(nil, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err != nil {
-		return m, -1, err
+		return m, nil, err
 	}
 	buf := make([]byte, size)
-	oob := make([]byte, unix.CmsgSpace(4))
+	oob := make([]byte, unix.CmsgSpace(4*maxFDs))
 	n, oobn, err := s.recvmsg(buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil {
-		return m, -1, err
+		return m, nil, err
 	}
 	if n == 0 {
-		return m, -1, io.EOF
+		return m, nil, io.EOF
 	}
-	fd := -1
+	var fds []int
 	if oobn > 0 {
-		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil && len(cmsgs) > 0 {
-			if fds, err := unix.ParseUnixRights(&cmsgs[0]); err == nil && len(fds) > 0 {
-				fd = fds[0]
+		if cmsgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for i := range cmsgs {
+				if got, err := unix.ParseUnixRights(&cmsgs[i]); err == nil {
+					fds = append(fds, got...)
+				}
 			}
 		}
 	}
 	if err := json.Unmarshal(buf[:n], &m); err != nil {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
-		return m, -1, fmt.Errorf("decode init message: %w", err)
+		closeFDs(fds)
+		return m, nil, fmt.Errorf("decode init message: %w", err)
 	}
-	return m, fd, nil
+	return m, fds, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 }
 
 func (s *syncSocket) recvmsg(buf, oob []byte, flags int) (n, oobn int, err error) {
