@@ -70,11 +70,11 @@ func initProcess(s *syncSocket) error {
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
 	// become the namespace's root, or files cannot even be created.
 	if hasNS(plan.Spec, specs.UserNamespace) {
-		if err := unix.Setresgid(0, 0, 0); err != nil {
-			return os.NewSyscallError("setresgid to the user namespace's root", err)
+		if err := linux.SetresgidThread(0, 0, 0); err != nil {
+			return fmt.Errorf("become the user namespace's root: %w", err)
 		}
-		if err := unix.Setresuid(0, 0, 0); err != nil {
-			return os.NewSyscallError("setresuid to the user namespace's root", err)
+		if err := linux.SetresuidThread(0, 0, 0); err != nil {
+			return fmt.Errorf("become the user namespace's root: %w", err)
 		}
 	}
 	if plan.Exec {

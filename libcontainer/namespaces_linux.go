@@ -108,7 +108,7 @@ func (p *InitProcess) nsenterHandshake(ns nsSetup, l *specs.Linux) (int, error) 
 			if err := writeIDMaps(p.cmd.Process.Pid, l); err != nil {
 				return 0, err
 			}
-			if err := p.sock.send(syncMsg{Type: msgIDMap}, -1); err != nil {
+			if err := p.sock.send(syncMsg{Type: msgIDMap}); err != nil {
 				return 0, err
 			}
 			mapped = true

@@ -119,18 +119,16 @@ func (cs *capSet) apply() error {
 // setuid the process could no longer change its groups).
 func switchUser(p *specs.Process) error {
 	u := p.User
-	groups := make([]int, 0, len(u.AdditionalGids))
-	for _, g := range u.AdditionalGids {
-		groups = append(groups, int(g))
+	// This thread only: it is the one that execs (internal/linux).
+	groups := u.AdditionalGids
+	if err := linux.SetgroupsThread(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
+		return err
 	}
-	if err := unix.Setgroups(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
-		return os.NewSyscallError("setgroups", err)
+	if err := linux.SetresgidThread(u.GID, u.GID, u.GID); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
 	}
-	if err := unix.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", u.GID, os.NewSyscallError("setgid", err))
-	}
-	if err := unix.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", u.UID, os.NewSyscallError("setuid", err))
+	if err := linux.SetresuidThread(u.UID, u.UID, u.UID); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
 	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
