@@ -43,6 +43,7 @@ type InitProcess struct {
 	Pid       int      // host PID of the process that becomes the workload
 	Console   *os.File // pty master, in the foreground with process.terminal
 	exec      bool     // an exec'd process, not the container's init
+	noWait    bool     // init execs after "ready" without a "start" (Plan.NoWait)
 	cmd       *exec.Cmd
 	sock      *syncSocket
 }
@@ -64,7 +65,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer c.Unlock()
-	p = &InitProcess{Container: c}
+	// In the foreground nothing needs to happen between ready and start
+	// unless a pid file is to exist first: save the round trip.
+	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
 	defer func() {
 		if err != nil {
 			p.abort(cr.cg)
@@ -81,6 +84,12 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	// point leaves enough behind for `delete --force` to undo it.
 	if err := c.save(); err != nil {
 		return p, err
+	}
+	// On a hybrid host init starts in its unified-hierarchy cgroup, which
+	// has no controllers; the v1 hierarchies it joins itself (launch). The
+	// directory is made first: Prepare's mkdirs would hold it up.
+	if cr.unified = cr.cg.HybridCloneDir(); cr.unified != nil {
+		defer cr.unified.Close()
 	}
 	// The cgroup is made and limited while init starts (the ID is ours now:
 	// no other container's cgroup can be touched by this).
@@ -124,6 +133,7 @@ type creation struct {
 	filter   *seccomp.Program
 	listener *os.File // the seccomp agent's socket, when the profile notifies
 	cg       *cgroups.Manager
+	unified  *os.File // the hybrid host's unified cgroup to start init in, or nil
 }
 
 func resolve(opts CreateOpts) (*creation, error) {
@@ -176,16 +186,10 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		defer fifo.Close()
 		named[fdExecFifo] = fifo
 	}
-	// On a hybrid host init starts in its unified-hierarchy cgroup, which
-	// has no controllers; the v1 hierarchies it joins itself (below).
-	unified := cr.cg.HybridCloneDir()
-	if unified != nil {
-		defer unified.Close()
-	}
 	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
-		cgroup: unified,
+		cgroup: cr.unified,
 	}); err != nil {
 		return err
 	}
@@ -209,7 +213,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
 		ID: opts.ID, Spec: spec, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
-		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground,
+		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),
 	}
@@ -340,7 +344,10 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 // Start lets a foreground init exec the workload (the run path), then runs
 // the poststart hooks.
 func (p *InitProcess) Start() error {
-	err := p.sock.send(syncMsg{Type: msgStart})
+	var err error
+	if !p.noWait {
+		err = p.sock.send(syncMsg{Type: msgStart})
+	}
 	if err == nil {
 		// init's end closes on exec (or on failure, after its error message).
 		msg, _, rerr := p.sock.recv()

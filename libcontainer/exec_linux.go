@@ -84,7 +84,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		named[fdSeccompListener] = listener
 	}
 	ns := joinAll(&spec, c.InitPID)
-	p = &InitProcess{Container: c, exec: true}
+	p = &InitProcess{Container: c, exec: true, noWait: opts.PidFile == ""}
 	defer func() {
 		if err != nil {
 			p.kill()
@@ -120,7 +120,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	}
 	checkpoint("exec:spawned")
 	plan := &Plan{
-		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
+		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
 		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning), JoinTasks: namesOf(join),
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {

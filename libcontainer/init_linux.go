@@ -209,9 +209,11 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err := s.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
-	started, err := waitStart(s, fifo)
-	if err != nil {
-		return err
+	var started *os.File
+	if !plan.NoWait {
+		if started, err = waitStart(s, fifo); err != nil {
+			return err
+		}
 	}
 	// From here, a failure goes to whoever started us: `berth start` reads
 	// the FIFO to its end (which comes at execve, by close-on-exec).

@@ -29,7 +29,8 @@ import (
 //	2'    parent  hooksDone   -                they succeeded; init goes on to pivot_root
 //	3     init    console     fd: pty master   only when process.terminal is true
 //	4     init    ready       -                setup done; init now waits for start
-//	5     parent  start       -                only with Plan.StartBySocket (run): exec now
+//	5     parent  start       -                only with Plan.StartBySocket (run, exec) and
+//	                                           without Plan.NoWait: exec now
 //	-     init    error       Error            setup failed; init exits 1 and the parent cleans up
 //
 // Before step 1, when init's namespaces go through nsenter (namespaces_linux.go),
@@ -67,6 +68,9 @@ type Plan struct {
 	NoPivot       bool              `json:"noPivot,omitempty"`
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
 	StartBySocket bool              `json:"startBySocket,omitempty"`
+	// NoWait: exec right after "ready", without waiting for "start" (run
+	// and exec when nothing, such as a pid file, must exist first).
+	NoWait bool `json:"noWait,omitempty"`
 	PreserveFDs   int               `json:"preserveFds,omitempty"`
 	// Exec is a process for an existing container: no rootfs, no hooks.
 	Exec bool `json:"exec,omitempty"`
