@@ -218,11 +218,13 @@ func (c *Container) destroy() error {
 	if cg := c.cgroup(); cg != nil {
 		if cg.Exists() {
 			c.signalAll(unix.SIGKILL)
-			if err := removeCgroup(cg); err != nil {
-				return err
-			}
-			checkpoint("delete:cgroup-removed")
 		}
+		// Also when only some directories were made (a create killed
+		// early): Destroy skips the ones that are not there.
+		if err := removeCgroup(cg); err != nil {
+			return err
+		}
+		checkpoint("delete:cgroup-removed")
 	}
 	if c.Config != nil && !hasNS(c.Config, specs.MountNamespace) && c.Rootfs != "" {
 		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
