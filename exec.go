@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"os/signal"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +51,7 @@ var execCommand = &cli.Command{
 			return err
 		}
 		signals := make(chan os.Signal, 64)
-		signal.Notify(signals)
+		opts.SignalsCaught = catchSignals(signals)
 		p, err := libcontainer.Exec(opts)
 		if err != nil {
 			return err

@@ -35,6 +35,9 @@ type CreateOpts struct {
 	// it is ready (no exec FIFO), stays berth's child, and a terminal is
 	// handed back to the caller instead of a console socket.
 	Foreground bool
+	// SignalsCaught, when set, is closed once the caller catches the signals
+	// it forwards: the workload must not run before.
+	SignalsCaught <-chan struct{}
 }
 
 // InitProcess is a container whose init is set up and waiting for start.
@@ -216,6 +219,9 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),
+	}
+	if opts.SignalsCaught != nil {
+		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
 		return err

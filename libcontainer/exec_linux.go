@@ -34,6 +34,8 @@ type ExecOpts struct {
 	PreserveFDs    int
 	IgnorePaused   bool
 	Cgroup         string // a sub-cgroup of the container's to run in
+	// SignalsCaught: as in CreateOpts.
+	SignalsCaught <-chan struct{}
 }
 
 // nsProcName is the name of each namespace under /proc/<pid>/ns.
@@ -122,6 +124,9 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	plan := &Plan{
 		ID: opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
 		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning), JoinTasks: namesOf(join),
+	}
+	if opts.SignalsCaught != nil {
+		<-opts.SignalsCaught
 	}
 	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
 		return p, err

@@ -70,8 +70,8 @@ type Plan struct {
 	StartBySocket bool              `json:"startBySocket,omitempty"`
 	// NoWait: exec right after "ready", without waiting for "start" (run
 	// and exec when nothing, such as a pid file, must exist first).
-	NoWait bool `json:"noWait,omitempty"`
-	PreserveFDs   int               `json:"preserveFds,omitempty"`
+	NoWait      bool `json:"noWait,omitempty"`
+	PreserveFDs int  `json:"preserveFds,omitempty"`
 	// Exec is a process for an existing container: no rootfs, no hooks.
 	Exec bool `json:"exec,omitempty"`
 	// HostPid is the process's PID on the host (for the seccomp listener).
