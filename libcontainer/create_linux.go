@@ -223,7 +223,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
 	}
-	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
+	msg, err := planMsg(plan)
+	if err != nil {
+		return err
+	}
+	if err := p.sock.send(msg, fdsOf(join)...); err != nil {
 		return err
 	}
 	checkpoint("create:plan-sent")

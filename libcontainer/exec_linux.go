@@ -128,7 +128,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught
 	}
-	if err := p.sock.send(syncMsg{Type: msgPlan, Plan: plan}, fdsOf(join)...); err != nil {
+	msg, err := planMsg(plan)
+	if err != nil {
+		return p, err
+	}
+	if err := p.sock.send(msg, fdsOf(join)...); err != nil {
 		return p, err
 	}
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {

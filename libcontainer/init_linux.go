@@ -59,9 +59,14 @@ func initProcess(s *syncSocket) error {
 		return fmt.Errorf("read plan: %w", err)
 	}
 	if msg.Type != msgPlan || msg.Plan == nil {
+		closeFDs(cgFDs)
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
-	plan := msg.Plan
+	plan, err := decodePlan(msg.Plan)
+	if err != nil {
+		closeFDs(cgFDs)
+		return err
+	}
 	if len(cgFDs) != len(plan.JoinTasks) {
 		closeFDs(cgFDs)
 		return fmt.Errorf("init protocol: %d cgroup descriptors for %d tasks files", len(cgFDs), len(plan.JoinTasks))

@@ -51,10 +51,11 @@ const (
 )
 
 type syncMsg struct {
-	Type  string `json:"type"`
-	Plan  *Plan  `json:"plan,omitempty"`
-	Error string `json:"error,omitempty"`
-	Pid   int    `json:"pid,omitempty"`
+	Type string `json:"type"`
+	// Plan is an encoded *Plan: init decodes it with decodePlan (initspec.go).
+	Plan  json.RawMessage `json:"plan,omitempty"`
+	Error string          `json:"error,omitempty"`
+	Pid   int             `json:"pid,omitempty"`
 }
 
 // Plan is the spec plus what the parent resolved on the host side: what
@@ -84,6 +85,15 @@ type Plan struct {
 	JoinTasks []string `json:"joinTasks,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
+}
+
+// planMsg is the plan message for p.
+func planMsg(p *Plan) (syncMsg, error) {
+	data, err := json.Marshal(p)
+	if err != nil {
+		return syncMsg{}, fmt.Errorf("encode plan: %w", err)
+	}
+	return syncMsg{Type: msgPlan, Plan: data}, nil
 }
 
 // maxMsg bounds one datagram; the socket buffers are raised to match so a
