@@ -63,8 +63,10 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if cr.listener != nil {
 		defer cr.listener.Close()
 	}
+	cr.netns = startNetNS(&cr.ns)
 	c, err := createDir(opts.Root, opts.ID)
 	if err != nil {
+		closeNetNS(cr.netns)
 		return nil, err
 	}
 	defer c.Unlock()
@@ -73,6 +75,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
 	defer func() {
 		if err != nil {
+			closeNetNS(cr.netns)
 			p.abort(cr.cg)
 			p = nil
 		}
@@ -136,7 +139,8 @@ type creation struct {
 	filter   *seccomp.Program
 	listener *os.File // the seccomp agent's socket, when the profile notifies
 	cg       *cgroups.Manager
-	unified  *os.File // the hybrid host's unified cgroup to start init in, or nil
+	unified  *os.File         // the hybrid host's unified cgroup to start init in, or nil
+	netns    chan netnsResult // the network namespace made for init (netns_linux.go), or nil
 }
 
 func resolve(opts CreateOpts) (*creation, error) {
@@ -188,6 +192,15 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		defer fifo.Close()
 		named[fdExecFifo] = fifo
+	}
+	if cr.netns != nil {
+		r := <-cr.netns
+		cr.netns = nil
+		if r.err != nil {
+			return r.err
+		}
+		defer r.f.Close()
+		named[fdNetNS] = r.f
 	}
 	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{

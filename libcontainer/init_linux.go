@@ -107,6 +107,11 @@ func initProcess(s *syncSocket) error {
 // sits where it does.
 func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error {
 	spec := plan.Spec
+	// Before anything that depends on it: the network namespace the parent
+	// made, when it did (netns_linux.go).
+	if err := enterNetNS(); err != nil {
+		return err
+	}
 	// A new network namespace starts with lo down.
 	if hasNS(spec, specs.NetworkNamespace) && nsPath(spec, specs.NetworkNamespace) == "" {
 		if err := network.LoopbackUp(); err != nil {

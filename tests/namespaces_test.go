@@ -43,6 +43,16 @@ func TestNewNetworkNamespaceHasOnlyLoopbackUp(t *testing.T) {
 	if code != 0 || strings.Fields(out)[0] != "lo" || len(strings.Fields(out)) != 2 || strings.Fields(out)[1] != "1" {
 		t.Fatalf("want only lo, up; got %q (exit %d)", out, code)
 	}
+	// The namespace the parent makes for init (libcontainer/netns_linux.go)
+	// is the container's: sysfs, mounted in it, lists only lo; it is not
+	// the host's; an exec'd process is in the same one.
+	host, _ := os.Readlink("/proc/self/ns/net")
+	startSleeper(e, "netns")
+	in := strings.Fields(e.mustBerth("exec", "netns", "sh", "-c", "ls /sys/class/net; readlink /proc/self/ns/net; readlink /proc/1/ns/net"))
+	if len(in) != 3 || in[0] != "lo" || in[1] == host || in[1] != in[2] {
+		t.Fatalf("/sys/class/net, exec's and init's network namespace: %q; host's is %s", in, host)
+	}
+	e.mustBerth("delete", "--force", "netns")
 }
 
 func TestJoinNetworkNamespaceByPath(t *testing.T) {
