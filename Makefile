@@ -57,8 +57,12 @@ fuzz:
 integration: berth
 	BERTH_BINARY=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/...
 
+# berth vs runc here, then berth vs runc vs crun in the cgroup v2 guest
+# (bench/README.md); BENCH_V2=0 skips the guest (~5 minutes under TCG).
+BENCH_V2 ?= 1
 bench: berth
 	./bench/run
+	if [ "$(BENCH_V2)" = 1 ]; then ./bench/v2guest; fi
 
 # The OCI runtime-tools validation suite against berth; fails on any failure
 # not listed, with its reason, in tests/conformance/expected-failures.txt.

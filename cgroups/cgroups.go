@@ -13,7 +13,8 @@ import (
 
 	occg "github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule setters (v1 file, v2 eBPF)
-	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/cgroups/fs"
+	"github.com/opencontainers/cgroups/fs2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -58,7 +59,7 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	cg.Resources = res
-	m, err := manager.New(cg)
+	m, err := newManager(cg, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", describe(cfg), err)
 	}
@@ -68,11 +69,25 @@ func New(cfg Config) (*Manager, error) {
 // Load returns the manager for a cgroup created earlier, from its paths.
 func Load(paths map[string]string) (*Manager, error) {
 	cg := &occg.Cgroup{Resources: &occg.Resources{SkipDevices: true}}
-	m, err := manager.NewWithPaths(cg, paths)
+	m, err := newManager(cg, paths)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %v: %w", paths, err)
 	}
 	return &Manager{m: m}, nil
+}
+
+// newManager is the library's manager.NewWithPaths without its systemd
+// driver, which berth refuses anyway: that driver brings D-Bus and the net
+// package into the binary, 0.6 MB that every berth process maps and
+// initialises.
+func newManager(cg *occg.Cgroup, paths map[string]string) (occg.Manager, error) {
+	if !IsUnified() {
+		return fs.NewManager(cg, paths)
+	}
+	if len(paths) > 1 {
+		return nil, fmt.Errorf("cgroup v2 host, but %d cgroup paths recorded: %v", len(paths), paths)
+	}
+	return fs2.NewManager(cg, paths[""])
 }
 
 func describe(cfg Config) string {

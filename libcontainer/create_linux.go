@@ -43,10 +43,11 @@ type CreateOpts struct {
 // InitProcess is a container whose init is set up and waiting for start.
 type InitProcess struct {
 	Container *Container
-	Pid       int      // host PID of the process that becomes the workload
-	Console   *os.File // pty master, in the foreground with process.terminal
-	exec      bool     // an exec'd process, not the container's init
-	noWait    bool     // init execs after "ready" without a "start" (Plan.NoWait)
+	Pid       int              // host PID of the process that becomes the workload
+	Console   *os.File         // pty master, in the foreground with process.terminal
+	exec      bool             // an exec'd process, not the container's init
+	noWait    bool             // init execs after "ready" without a "start" (Plan.NoWait)
+	cg        *cgroups.Manager // the container's cgroup, for a "join" request (create only)
 	cmd       *exec.Cmd
 	sock      *syncSocket
 }
@@ -181,6 +182,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 // Preconditions: lock held; cgReady delivers the cgroup's Prepare result.
 func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	c, spec, opts := p.Container, cr.bundle.Spec, cr.opts
+	p.cg = cr.cg
 	named := map[string]*os.File{}
 	if cr.listener != nil {
 		named[fdSeccompListener] = cr.listener
@@ -232,6 +234,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),
+		// cgroup v2 charges kernel memory too: under a memory limit, init
+		// asks to be attached only once its mounts are made, so that they
+		// are not the container's to pay (a container runs `true` under a
+		// 1 MiB limit); the attach's RCU wait is then not overlapped.
+		JoinOnRequest: join == nil && hasMemoryLimit(spec),
 	}
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
@@ -250,20 +257,34 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	if plan.JoinTasks == nil {
-		// cgroup v2: init sets up its mounts meanwhile; it waits for
-		// "joined" before it unshares its cgroup namespace, runs hooks, or
-		// reports ready, so no code of the container's runs outside the
-		// cgroup. The attach waits for an RCU grace period, in parallel.
-		if err := cr.cg.Join(c.InitPID, ""); err != nil {
+	if plan.JoinTasks == nil && !plan.JoinOnRequest {
+		// cgroup v2 without a memory limit: init sets up its mounts
+		// meanwhile; it waits for "joined" before it unshares its cgroup
+		// namespace, runs hooks, or reports ready, so no code of the
+		// container's runs outside the cgroup. The attach waits for an RCU
+		// grace period, in parallel.
+		if err := p.joinCgroup(); err != nil {
 			return err
 		}
-		// A send error means init has failed already: its error message
-		// is waiting on the socket, and awaitReady reads it.
-		p.sock.send(syncMsg{Type: msgJoined})
-		checkpoint("create:cgroup-joined")
 	}
 	return p.awaitReady(opts.ConsoleSocket)
+}
+
+// joinCgroup attaches init to its cgroup from here (cgroup v2) and tells
+// it. A send error means init has failed already: its error message is
+// waiting on the socket, and awaitReady reads it.
+func (p *InitProcess) joinCgroup() error {
+	if err := p.cg.Join(p.Container.InitPID, ""); err != nil {
+		return err
+	}
+	p.sock.send(syncMsg{Type: msgJoined})
+	checkpoint("create:cgroup-joined")
+	return nil
+}
+
+func hasMemoryLimit(spec *specs.Spec) bool {
+	r := spec.Linux.Resources
+	return r != nil && r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0
 }
 
 func closeFiles(files []*os.File) {
@@ -304,6 +325,13 @@ func (p *InitProcess) awaitReady(consoleSocket string) error {
 		switch msg.Type {
 		case msgReady:
 			return nil
+		case msgJoin:
+			if p.cg == nil {
+				return errors.New("init protocol: unexpected join message")
+			}
+			if err := p.joinCgroup(); err != nil {
+				return err
+			}
 		case msgHooks:
 			st := p.Container.ociState(specs.StateCreating)
 			if err := runHooks(p.Container.Config.Hooks, st, hookPrestart, hookCreateRuntime); err != nil {
@@ -344,8 +372,8 @@ func (p *InitProcess) initDied() error {
 	}
 	hint := ""
 	if ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-		if r := p.Container.Config.Linux.Resources; r != nil && r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
-			hint = fmt.Sprintf(" (killed: is linux.resources.memory.limit, %d bytes, too low?)", *r.Memory.Limit)
+		if spec := p.Container.Config; hasMemoryLimit(spec) {
+			hint = fmt.Sprintf(" (killed: is linux.resources.memory.limit, %d bytes, too low?)", *spec.Linux.Resources.Memory.Limit)
 		}
 	}
 	return fmt.Errorf("container init exited during setup: %w%s", err, hint)

@@ -329,6 +329,8 @@ func enterCgroup(s *syncSocket, plan *Plan, cgFDs []int) error {
 		if err := joinCgroup(cgFDs, plan.JoinTasks); err != nil {
 			return err
 		}
+	} else if plan.JoinOnRequest && s.send(syncMsg{Type: msgJoin}) != nil {
+		return errors.New("init protocol: cannot ask to join the cgroup")
 	} else if msg, _, err := s.recv(); err != nil || msg.Type != msgJoined {
 		return fmt.Errorf("init protocol: waiting to join the cgroup: %v %q", err, msg.Type)
 	}

@@ -50,9 +50,9 @@ func TestInitSpecKeepsWhatInitUses(t *testing.T) {
 		"namespaces": {g.Linux.Namespaces, f.Linux.Namespaces}, "devices": {g.Linux.Devices, f.Linux.Devices},
 		"sysctl": {g.Linux.Sysctl, f.Linux.Sysctl}, "propagation": {g.Linux.RootfsPropagation, f.Linux.RootfsPropagation},
 		"masked": {g.Linux.MaskedPaths, f.Linux.MaskedPaths}, "readonly": {g.Linux.ReadonlyPaths, f.Linux.ReadonlyPaths},
-		"personality": {g.Linux.Personality, f.Linux.Personality},
+		"personality":       {g.Linux.Personality, f.Linux.Personality},
 		"listener metadata": {g.Linux.Seccomp.ListenerMetadata, f.Linux.Seccomp.ListenerMetadata},
-		"plan fields": {[]any{got.ID, got.Rootfs, got.NoWait, got.JoinTasks}, []any{sent.ID, sent.Rootfs, sent.NoWait, sent.JoinTasks}},
+		"plan fields":       {[]any{got.ID, got.Rootfs, got.NoWait, got.JoinTasks}, []any{sent.ID, sent.Rootfs, sent.NoWait, sent.JoinTasks}},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
 			t.Errorf("%s: init got %+v, the parent sent %+v", name, pair[0], pair[1])

@@ -21,7 +21,9 @@ import (
 //	1     parent  plan        Plan, fds: one   everything init needs; with Plan.JoinTasks, the
 //	                          tasks file per   cgroup v1 tasks files init's exec thread writes
 //	                          v1 hierarchy     "0" to (cgroups/join.go)
-//	1'    parent  joined      -                without JoinTasks (cgroup v2): init is in its cgroup
+//	1'    init    join        -                with Plan.JoinOnRequest (cgroup v2, memory limit):
+//	                                           mounts done, attach me now
+//	1''   parent  joined      -                without JoinTasks (cgroup v2): init is in its cgroup
 //	                                           (init sets up its mounts meanwhile, and waits for
 //	                                           this before step 2)
 //	2     init    hooks       -                mounts done: run prestart and createRuntime
@@ -45,6 +47,7 @@ const (
 	msgReady     = "ready"
 	msgStart     = "start"
 	msgError     = "error"
+	msgJoin      = "join"
 	msgJoined    = "joined"
 	msgHooks     = "hooks"
 	msgHooksDone = "hooksDone"
@@ -83,6 +86,9 @@ type Plan struct {
 	// come with the plan, in order: init joins its cgroup itself through
 	// them instead of waiting for "joined".
 	JoinTasks []string `json:"joinTasks,omitempty"`
+	// JoinOnRequest: init sends "join" when its mounts are made and the
+	// parent attaches it then (cgroup v2 under a memory limit).
+	JoinOnRequest bool `json:"joinOnRequest,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
 }

@@ -15,8 +15,12 @@ preflight() {
 	for t in hyperfine jq; do
 		command -v "$t" >/dev/null || die "$t not found: apt-get install $t"
 	done
+	[ "${RUNTIMES[0]}" = berth ] || die "BENCH_RUNTIMES must start with berth"
 	[ -x "${BIN[berth]}" ] || die "${BIN[berth]} not found: run 'make berth' (or set BERTH)"
-	[ -x "${BIN[runc]}" ] || die "runc not found: apt-get install runc (or set RUNC)"
+	for t in "${RUNTIMES[@]:1}"; do
+		[ -n "${BIN[$t]:-}" ] || die "BENCH_RUNTIMES: unknown runtime '$t' (berth, runc, crun)"
+		[ -x "${BIN[$t]}" ] || die "$t not found: apt-get install $t (or set ${t^^})"
+	done
 }
 
 # cgroup_mode prints v2 (unified only) or v1 (legacy or hybrid).
@@ -167,8 +171,8 @@ median() {
 # JSON object in $T/metrics/ (with NOTE, which explains the row), one line of
 # the table. FMT formats values. Errors go to the notes under the table.
 emit() {
-	local key=$1 name=$2 unit=$3 fmt=$4 noratio=${5:-} note=${6:-} rt ratio=""
-	local -A cell
+	local key=$1 name=$2 unit=$3 fmt=$4 noratio=${5:-} note=${6:-} rt ratio line
+	local -A cell ratios
 	for rt in "${RUNTIMES[@]}"; do
 		if [ -n "${R_ERR[$rt]:-}" ]; then
 			cell[$rt]="FAILED"
@@ -182,12 +186,23 @@ emit() {
 			cell[$rt]="-"
 		fi
 	done
-	if [ -z "$noratio" ] && [ -n "${R_VAL[berth]:-}" ] && [ -n "${R_VAL[runc]:-}" ] &&
-		[ -z "${R_ERR[berth]:-}" ] && [ -z "${R_ERR[runc]:-}" ]; then
-		ratio=$(awk -v b="${R_VAL[berth]}" -v r="${R_VAL[runc]}" 'BEGIN { if (r != 0) printf "%.2f", b / r }')
-	fi
-	printf '%s\t%s\t%s\t%s\n' "$name" "${cell[berth]}" "${cell[runc]}" "${ratio:--}" >>"$T/table.tsv"
-	say "  berth ${cell[berth]}, runc ${cell[runc]}, ratio ${ratio:--}"
+	# berth/RT for every other runtime RT
+	for rt in "${RUNTIMES[@]:1}"; do
+		ratio=""
+		if [ -z "$noratio" ] && [ -n "${R_VAL[berth]:-}" ] && [ -n "${R_VAL[$rt]:-}" ] &&
+			[ -z "${R_ERR[berth]:-}" ] && [ -z "${R_ERR[$rt]:-}" ]; then
+			ratio=$(awk -v b="${R_VAL[berth]}" -v r="${R_VAL[$rt]}" 'BEGIN { if (r != 0) printf "%.2f", b / r }')
+		fi
+		ratios[$rt]=${ratio:--}
+	done
+	line=$name
+	for rt in "${RUNTIMES[@]}"; do line+=$'\t'${cell[$rt]}; done
+	for rt in "${RUNTIMES[@]:1}"; do line+=$'\t'${ratios[$rt]}; done
+	printf '%s\n' "$line" >>"$T/table.tsv"
+	line=""
+	for rt in "${RUNTIMES[@]}"; do line+="$rt ${cell[$rt]}, "; done
+	for rt in "${RUNTIMES[@]:1}"; do line+="berth/$rt ${ratios[$rt]}, "; done
+	say "  ${line%, }"
 	{
 		for rt in "${RUNTIMES[@]}"; do
 			jq -nc --arg v "${R_VAL[$rt]:-}" --arg e "${R_ERR[$rt]:-}" --arg t "${R_TXT[$rt]:-}" \
@@ -196,24 +211,34 @@ emit() {
 				          error: (if $e == "" then null else $e end),
 				          text: (if $t == "" then null else $t end), detail: $d}}'
 		done
-	} | jq -sc --arg key "$key" --arg name "$name" --arg unit "$unit" --arg ratio "$ratio" --arg note "$note" \
-		'{key: $key, name: $name, unit: $unit} + add +
-		 {ratio: (if $ratio == "" then null else ($ratio | tonumber) end),
+		for rt in "${RUNTIMES[@]:1}"; do
+			jq -nc --arg r "${ratios[$rt]}" --arg rt "$rt" \
+				'{ratios: {("berth/" + $rt): (if $r == "-" then null else ($r | tonumber) end)}}'
+		done
+	} | jq -sc --arg key "$key" --arg name "$name" --arg unit "$unit" --arg note "$note" \
+		'{key: $key, name: $name, unit: $unit} + (map(del(.ratios)) | add) +
+		 {ratios: (map(.ratios // {}) | add), ratio: (map(.ratios // {}) | add | .["berth/runc"]),
 		  note: (if $note == "" then null else $note end)}' \
 		>"$T/metrics/$(printf '%02d' "$(find "$T/metrics" -name '*.json' | wc -l)")-$key.json"
 }
 
 print_table() {
-	local sep w
+	local sep w rt head="" cols=$((${#RUNTIMES[@]} * 2 - 1))
 	# the metric column is as wide as the longest name (at least 44)
 	w=$(awk -F'\t' 'BEGIN { w = 44 } length($1) > w { w = length($1) } END { print w }' "$T/table.tsv")
-	sep=$(printf '%*s' $((w + 52)) '' | tr ' ' -)
+	sep=$(printf '%*s' $((w + 1 + 21 * cols)) '' | tr ' ' -)
+	for rt in "${RUNTIMES[@]:1}"; do head+="${head:+, }ratio berth/$rt"; done
 	say ""
-	say "berth vs runc: medians (ratio = berth/runc; below 1 means berth is smaller/faster)"
+	say "${RUNTIMES[*]}: medians ($head; below 1 means berth is smaller/faster)"
 	say "$sep"
-	printf '%-*s %-20s %-20s %s\n' "$w" metric berth runc ratio
+	{
+		printf 'metric'
+		for rt in "${RUNTIMES[@]}"; do printf '\t%s' "$rt"; done
+		for rt in "${RUNTIMES[@]:1}"; do printf '\tberth/%s' "$rt"; done
+		printf '\n'
+	} | awk -F'\t' -v w="$w" '{ printf "%-*s", w, $1; for (i = 2; i <= NF; i++) printf " %-20s", $i; printf "\n" }'
 	say "$sep"
-	awk -F'\t' -v w="$w" '{ printf "%-*s %-20s %-20s %s\n", w, $1, $2, $3, $4 }' "$T/table.tsv"
+	awk -F'\t' -v w="$w" '{ printf "%-*s", w, $1; for (i = 2; i <= NF; i++) printf " %-20s", $i; printf "\n" }' "$T/table.tsv"
 	say "$sep"
 	say "load average: $LOAD_START at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end ($(nproc) CPUs)"
 	if [ -s "$T/notes" ]; then
@@ -229,31 +254,37 @@ print_table() {
 }
 
 write_results() {
-	local dir=$here/results out
+	local dir=$here/results out rt rts="{}"
 	mkdir -p "$dir"
-	out=$dir/$stamp.json
+	out=$dir/$stamp${BENCH_RESULT_SUFFIX:-}.json
+	for rt in "${RUNTIMES[@]}"; do
+		rts=$(jq -c --arg rt "$rt" --arg p "${ORIG[$rt]}" --arg v "$("${BIN[$rt]}" --version 2>&1 | head -1)" \
+			--arg sum "$(sha256sum <"${BIN[$rt]}" | cut -d' ' -f1)" \
+			'. + {($rt): {path: $p, version: $v, sha256: $sum}}' <<<"$rts")
+	done
+	rts=$(jq -c --arg commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" \
+		--arg dirty "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | wc -l)" \
+		'.berth += {commit: $commit, tracked_files_modified: ($dirty | tonumber)}' <<<"$rts")
 	jq -s --arg stamp "$stamp" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" \
 		--arg mode "$(cgroup_mode)" --arg quick "$QUICK" \
 		--arg load0 "$LOAD_START" --arg load1 "$(cut -d' ' -f1-3 /proc/loadavg)" --argjson runs "$RUNS" \
 		--argjson warmup "$WARMUP" --argjson npar "$NPAR" --argjson rounds "$PAR_ROUNDS" \
 		--argjson memsamples "$MEM_SAMPLES" --argjson limittries "$LIMIT_TRIES" \
-		--arg berth "${ORIG[berth]}" --arg berthv "$("${BIN[berth]}" --version 2>&1 | head -1)" \
-		--arg berthsum "$(sha256sum <"${BIN[berth]}" | cut -d' ' -f1)" \
-		--arg runc "${ORIG[runc]}" --arg runcv "$("${BIN[runc]}" --version 2>&1 | head -1)" \
-		--arg runcsum "$(sha256sum <"${BIN[runc]}" | cut -d' ' -f1)" \
-		--arg commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)" \
-		--arg dirty "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | wc -l)" \
-		--rawfile leaks <(cat "$T/leaks" 2>/dev/null) \
+		--argjson runtimes "$rts" --rawfile leaks <(cat "$T/leaks" 2>/dev/null) \
 		'{timestamp: $stamp,
 		  host: {kernel: $kernel, cpus: ($cpus | tonumber), cgroups: $mode,
 		         loadavg_start: $load0, loadavg_end: $load1},
 		  settings: {quick: ($quick == "1"), runs: $runs, warmup: $warmup,
 		             parallel: $npar, parallel_rounds: $rounds, memory_samples: $memsamples, limit_tries: $limittries},
-		  runtimes: {berth: {path: $berth, version: $berthv, sha256: $berthsum, commit: $commit,
-		                     tracked_files_modified: ($dirty | tonumber)},
-		             runc: {path: $runc, version: $runcv, sha256: $runcsum}},
+		  runtimes: $runtimes,
 		  metrics: .,
 		  leaks: ($leaks | split("\n") | map(select(. != "")))}' \
 		"$T"/metrics/*.json >"$out" || die "could not write $out"
 	say "results: $out"
+	if [ "${BENCH_JSON_STDOUT:-}" = 1 ]; then
+		# for bench/v2guest, whose guest cannot write to the host
+		echo "BENCH-JSON-BEGIN"
+		jq -c . "$out"
+		echo "BENCH-JSON-END"
+	fi
 }

@@ -372,7 +372,7 @@ row_protect() {
 		else
 			R_ERR[berth]="$bench: no ns/op in the output: $(grep -v '^\(goos\|goarch\|pkg\|cpu\):' "$out" | firstlines /dev/stdin)"
 		fi
-		R_TXT[runc]="-"
+		for rt in "${RUNTIMES[@]:1}"; do R_TXT[$rt]="-"; done
 		emit "protect_$key" "$name" us %.1f noratio \
 			"$bench ns/op, in microseconds; the binary sealed is a copy of the libcontainer test binary ($size bytes), not ./berth; berth uses the read-only clone (open_tree + mount_setattr) and falls back to the memfd copy where that fails; runc 1.1 copies itself into a sealed memfd on every start (not measured here)"
 		# nothing of the runtimes ran; the benchmarks clean up after themselves in $T
