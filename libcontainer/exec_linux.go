@@ -55,7 +55,8 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
-	switch st := c.Status(); st {
+	st := c.Status()
+	switch st {
 	case specs.StateCreated, specs.StateRunning:
 	case StatePaused:
 		if !opts.IgnorePaused {
@@ -96,11 +97,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	// The process starts in the container's cgroup v2 directory (on a
 	// hybrid host its unified one) and joins the v1 hierarchies itself
 	// before it runs anything of the container's: cgroups/join.go.
+	var cg *cgroups.Manager
 	var cgDir *os.File
 	var join []*os.File
 	if len(c.CgroupPaths) > 0 {
-		cg, err := cgroups.Load(c.CgroupPaths)
-		if err != nil {
+		if cg, err = cgroups.Load(c.CgroupPaths); err != nil {
 			return p, err
 		}
 		if cgDir, err = cg.CloneDir(opts.Cgroup); err != nil {
@@ -114,11 +115,25 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		}
 		defer closeFiles(join)
 	}
-	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: !opts.Detach, cgroup: cgDir}); err != nil {
+	// Into a paused v2 container the process would freeze at the clone,
+	// still berth's own binary in the host's namespaces; attached after
+	// the spawn it freezes as the read-only clone inside the container's
+	// namespaces, as on v1, where the freezer is joined last.
+	lateJoin := cgDir != nil && st == StatePaused && cgroups.IsUnified()
+	spawnDir := cgDir
+	if lateJoin {
+		spawnDir = nil
+	}
+	if _, err := p.spawn(spawnOpts{ns: ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: !opts.Detach, cgroup: spawnDir}); err != nil {
 		return p, err
 	}
 	if !c.initAlive() {
 		return p, fmt.Errorf("%w: %s exited while exec joined it", ErrNotRunning, opts.ID)
+	}
+	if lateJoin {
+		if err := cg.Join(p.Pid, opts.Cgroup); err != nil {
+			return p, err
+		}
 	}
 	checkpoint("exec:spawned")
 	plan := &Plan{

@@ -36,6 +36,10 @@ func TestHostBinaryCannotBeReopenedForWriting(t *testing.T) {
 	}()
 	var host unix.Stat_t
 	unix.Stat(berthBinary, &host)
+	// The attacker sees the exec'd berth once it is in the container's PID
+	// namespace; before that (a clone not yet exec'd, started in the
+	// container's cgroup on v2) it is out of the container's reach.
+	pidNS, _ := os.Readlink("/proc/" + itoa(int(e.state("cve5736")["pid"].(float64))) + "/ns/pid")
 	var exe *os.File
 	for i := 0; exe == nil; i++ {
 		if i > 500 {
@@ -45,6 +49,9 @@ func TestHostBinaryCannotBeReopenedForWriting(t *testing.T) {
 		var pids []int
 		json.Unmarshal([]byte(e.mustBerth("ps", "--format", "json", "cve5736")), &pids)
 		for _, pid := range pids {
+			if ns, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/pid"); ns != pidNS {
+				continue
+			}
 			f, err := os.OpenFile("/proc/"+strconv.Itoa(pid)+"/exe", unix.O_PATH, 0)
 			if err != nil {
 				continue

@@ -57,3 +57,54 @@ func TestTmpfsCopyUp(t *testing.T) {
 		t.Fatal("the write went through to the image")
 	}
 }
+
+// The container's /sys/fs/cgroup (the default spec's "cgroup" mount, ro,
+// nosuid, nodev, noexec): every mount under it has those flags (on v1 and
+// hybrid hosts a tmpfs with one bind per hierarchy, set all at once), and
+// its files cannot be written.
+func TestCgroupMountIsReadOnlyEverywhere(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", `awk '$5 ~ "^/sys/fs/cgroup" { print $5, $6 }' /proc/self/mountinfo; ` +
+		`for f in /sys/fs/cgroup/pids.max /sys/fs/cgroup/pids/pids.max; do [ -e $f ] && { echo 1 > $f && echo WROTE $f; }; done; true`})
+	out, code := e.run("cgro", b)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) == 0 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	mounts := 0
+	for _, l := range lines {
+		if strings.Contains(l, "WROTE") {
+			t.Errorf("a cgroup file was writable: %s", l)
+			continue
+		}
+		f := strings.Fields(l)
+		if len(f) != 2 {
+			continue // the shell's complaint about the read-only file
+		}
+		mounts++
+		opts := "," + f[1] + ","
+		for _, want := range []string{"ro", "nosuid", "nodev", "noexec"} {
+			if !strings.Contains(opts, ","+want+",") {
+				t.Errorf("%s mounted %s: no %s", f[0], f[1], want)
+			}
+		}
+	}
+	if want := 1; !unified() {
+		want = len(cgroupHierarchies(t)) + 1 // the tmpfs and one bind each
+		if mounts != want {
+			t.Errorf("%d mounts under /sys/fs/cgroup, want %d: %q", mounts, want, out)
+		}
+	} else if mounts != want {
+		t.Errorf("%d mounts under /sys/fs/cgroup, want %d: %q", mounts, want, out)
+	}
+}
+
+// cgroupHierarchies lists the host's cgroup hierarchies, from
+// /proc/self/cgroup (one line each).
+func cgroupHierarchies(t *testing.T) []string {
+	data, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(strings.TrimSpace(string(data)), "\n")
+}
