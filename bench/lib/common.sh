@@ -284,7 +284,7 @@ write_results() {
 	if [ "${BENCH_JSON_STDOUT:-}" = 1 ]; then
 		# for bench/v2guest, whose guest cannot write to the host
 		echo "BENCH-JSON-BEGIN"
-		jq -c . "$out"
+		jq -c -M . "$out" # -M: the guest's stdout is a terminal
 		echo "BENCH-JSON-END"
 	fi
 }
