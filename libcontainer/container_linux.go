@@ -121,8 +121,10 @@ func Start(root, id string) error {
 
 // runPoststart runs the poststart hooks; the spec makes a failure a warning.
 func (c *Container) runPoststart() {
-	for _, err := range warnHooks(c.Config.Hooks, c.ociState(specs.StateRunning), hookPoststart) {
-		logrus.Warn(err)
+	if s := c.summary(); s != nil {
+		for _, err := range warnHooks(s.Hooks, c.ociState(specs.StateRunning), hookPoststart) {
+			logrus.Warn(err)
+		}
 	}
 }
 
@@ -226,15 +228,16 @@ func (c *Container) destroy() error {
 		}
 		checkpoint("delete:cgroup-removed")
 	}
-	if c.Config != nil && !hasNS(c.Config, specs.MountNamespace) && c.Rootfs != "" {
+	summary := c.summary()
+	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
 		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
 	}
 	checkpoint("delete:done")
-	if c.Config != nil {
-		for _, err := range warnHooks(c.Config.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
+	if summary != nil {
+		for _, err := range warnHooks(summary.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
 			logrus.Warn(err)
 		}
 	}

@@ -65,7 +65,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	default:
 		return nil, fmt.Errorf("%w: cannot exec in %s: it is %s", ErrNotRunning, opts.ID, st)
 	}
-	proc, err := execProcess(c.Config.Process, opts)
+	base, err := c.spec()
+	if err != nil {
+		return nil, err
+	}
+	proc, err := execProcess(base.Process, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +79,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if !proc.Terminal && opts.ConsoleSocket != "" {
 		return nil, fmt.Errorf("exec: --console-socket given without --tty")
 	}
-	spec := *c.Config
+	spec := *base
 	spec.Process, spec.Hooks = proc, nil
 	filter, listener, err := compileSeccomp(&spec)
 	if err != nil {

@@ -77,11 +77,15 @@ func Update(root, id string, res *specs.LinuxResources) error {
 		return err
 	}
 	defer c.Unlock()
-	merged := mergeResources(c.Config.Linux.Resources, res)
-	if err := cg.Update(merged, c.Config.Linux.Devices); err != nil {
+	spec, err := c.spec()
+	if err != nil {
 		return err
 	}
-	c.Config.Linux.Resources = merged
+	merged := mergeResources(spec.Linux.Resources, res)
+	if err := cg.Update(merged, spec.Linux.Devices); err != nil {
+		return err
+	}
+	spec.Linux.Resources = merged
 	return c.save()
 }
 

@@ -41,8 +41,10 @@ type State struct {
 	// container's cgroup directory on the host.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 	// Config is the spec the container was created from, so that no later
-	// command needs to read config.json again.
-	Config *specs.Spec `json:"config"`
+	// command needs to read config.json again. It is stored as RawConfig
+	// and decoded on first use (stateconfig.go): use spec() or summary().
+	Config    *specs.Spec     `json:"-"`
+	RawConfig json.RawMessage `json:"config"`
 }
 
 // Container is one entry under the state root. Methods whose doc says
@@ -160,6 +162,13 @@ func (c *Container) Unlock() {
 // disk-backed --root the fsyncs cost ~1 ms each, three per create.
 // Preconditions: lock held.
 func (c *Container) save() error {
+	if c.Config != nil {
+		raw, err := json.Marshal(c.Config)
+		if err != nil {
+			return fmt.Errorf("encode state: %w", err)
+		}
+		c.RawConfig = raw
+	}
 	data, err := json.Marshal(&c.State)
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)

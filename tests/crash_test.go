@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"strings"
@@ -116,5 +117,40 @@ func TestCorruptStateFile(t *testing.T) {
 				p.Kill()
 			}
 		}
+	}
+}
+
+// A state.json whose recorded spec is damaged (valid JSON, wrong types):
+// the commands that do not need the spec still work; exec, which does,
+// names the problem; delete --force still removes everything, the init and
+// its cgroup included.
+func TestCorruptSpecInStateFile(t *testing.T) {
+	e := newEnv(t)
+	cg := cgName(t)
+	b := e.bundle([]string{"sleep", "1000"}, func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + cg })
+	e.mustBerth("run", "-d", "--bundle", b, "badspec")
+	path := e.root + "/badspec/state.json"
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	pid := int(st["initPid"].(float64))
+	st["config"] = map[string]any{"process": "not an object"}
+	data, _ = json.Marshal(st)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.state("badspec")["status"]; got != "running" {
+		t.Fatalf("state with a damaged spec: status %v, want running", got)
+	}
+	e.expectRefused([]string{"badspec", "state is unreadable", "config"}, "exec", "badspec", "true")
+	e.mustBerth("delete", "--force", "badspec")
+	e.assertNothingLeft("badspec", cg, b)
+	if pidAlive(pid) {
+		t.Fatalf("init %d still alive after delete --force", pid)
 	}
 }
