@@ -263,17 +263,17 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		// namespace, runs hooks, or reports ready, so no code of the
 		// container's runs outside the cgroup. The attach waits for an RCU
 		// grace period, in parallel.
-		if err := p.joinCgroup(); err != nil {
+		if err := p.attachInit(); err != nil {
 			return err
 		}
 	}
 	return p.awaitReady(opts.ConsoleSocket)
 }
 
-// joinCgroup attaches init to its cgroup from here (cgroup v2) and tells
+// attachInit attaches init to its cgroup from here (cgroup v2) and tells
 // it. A send error means init has failed already: its error message is
 // waiting on the socket, and awaitReady reads it.
-func (p *InitProcess) joinCgroup() error {
+func (p *InitProcess) attachInit() error {
 	if err := p.cg.Join(p.Container.InitPID, ""); err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (p *InitProcess) awaitReady(consoleSocket string) error {
 			if p.cg == nil {
 				return errors.New("init protocol: unexpected join message")
 			}
-			if err := p.joinCgroup(); err != nil {
+			if err := p.attachInit(); err != nil {
 				return err
 			}
 		case msgHooks:

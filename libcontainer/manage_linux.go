@@ -86,6 +86,7 @@ func Update(root, id string, res *specs.LinuxResources) error {
 		return err
 	}
 	spec.Linux.Resources = merged
+	c.RawConfig = nil // re-encoded by save
 	return c.save()
 }
 

@@ -162,7 +162,7 @@ func (c *Container) Unlock() {
 // disk-backed --root the fsyncs cost ~1 ms each, three per create.
 // Preconditions: lock held.
 func (c *Container) save() error {
-	if c.Config != nil {
+	if c.Config != nil && c.RawConfig == nil { // encoded once; Update clears it
 		raw, err := json.Marshal(c.Config)
 		if err != nil {
 			return fmt.Errorf("encode state: %w", err)
