@@ -5,7 +5,7 @@ GO      ?= go
 VERSION ?= 0.1.0
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo,urfave_cli_no_docs
+GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo
 
 .PHONY: all berth test unit fuzz integration conformance clients vm-test bench demo clean deps
 

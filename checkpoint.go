@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/berth-project/berth/internal/cli"
 )
 
 // checkpoint and restore need CRIU, which berth does not drive (yet).

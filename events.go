@@ -6,8 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/urfave/cli/v2"
-
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 

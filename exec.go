@@ -3,8 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/urfave/cli/v2"
-
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 

@@ -5,9 +5,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
-	"github.com/urfave/cli/v2"
 
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 

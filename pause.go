@@ -1,8 +1,7 @@
 package main
 
 import (
-	"github.com/urfave/cli/v2"
-
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 

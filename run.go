@@ -4,9 +4,9 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/internal/tty"
 	"github.com/berth-project/berth/libcontainer"
 )

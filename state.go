@@ -4,8 +4,7 @@ import (
 	"encoding/json"
 	"os"
 
-	"github.com/urfave/cli/v2"
-
+	"github.com/berth-project/berth/internal/cli"
 	"github.com/berth-project/berth/libcontainer"
 )
 
