@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	occg "github.com/opencontainers/cgroups"
-	_ "github.com/opencontainers/cgroups/devices" // registers the device-rule setters (v1 file, v2 eBPF)
 	"github.com/opencontainers/cgroups/fs"
 	"github.com/opencontainers/cgroups/fs2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
