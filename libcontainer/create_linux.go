@@ -85,7 +85,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	c.State = State{
 		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
-		CgroupPaths: cr.cg.Paths(), Config: b.Spec,
+		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw,
 	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
@@ -158,6 +158,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 	checkpoint("create:bundle-loaded")
 	if opts.ListenFDs > 0 {
 		b.Spec.Process.Env = mergeEnv(b.Spec.Process.Env, []string{"LISTEN_FDS=" + strconv.Itoa(opts.ListenFDs), "LISTEN_PID=1"})
+		b.Raw = nil
 		opts.PreserveFDs += opts.ListenFDs
 	}
 	if err := checkTerminal(b.Spec, opts); err != nil {
@@ -230,7 +231,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// cannot get further than that without this process: on v2 it needs
 	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
-		ID: opts.ID, Spec: spec, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
+		ID: opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),

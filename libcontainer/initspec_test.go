@@ -1,7 +1,10 @@
 package libcontainer
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -29,7 +32,36 @@ func TestInitSpecKeepsWhatInitUses(t *testing.T) {
 	full.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
 	full.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerMetadata: "meta"}
 	full.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(5))}}
-	sent := &Plan{ID: "c", Spec: full, Rootfs: "/r", NoWait: true, JoinTasks: []string{"/t"}}
+	// The plan's spec goes either encoded here or as the bundle's own
+	// config.json, compacted (Bundle.Raw): init must get the same either way.
+	dir := t.TempDir()
+	indented, _ := json.MarshalIndent(full, "", "\t")
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), indented, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, full.Root.Path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b.Raw, []byte("\n")) || !json.Valid(b.Raw) {
+		t.Fatalf("Bundle.Raw is not compact JSON: %.80s", b.Raw)
+	}
+	for _, sent := range []*Plan{
+		{ID: "c", Spec: full, Rootfs: "/r", NoWait: true, JoinTasks: []string{"/t"}},
+		{ID: "c", Spec: b.Spec, RawSpec: b.Raw, Rootfs: "/r", NoWait: true, JoinTasks: []string{"/t"}},
+	} {
+		checkPlanRoundTrip(t, sent, full)
+	}
+	if _, err := decodePlan([]byte(`{"id":"x"}`)); err == nil {
+		t.Errorf("a plan without a spec was accepted")
+	}
+}
+
+func checkPlanRoundTrip(t *testing.T, sent *Plan, full *specs.Spec) {
+	t.Helper()
 	msg, err := planMsg(sent)
 	if err != nil {
 		t.Fatal(err)
@@ -55,14 +87,11 @@ func TestInitSpecKeepsWhatInitUses(t *testing.T) {
 		"plan fields":       {[]any{got.ID, got.Rootfs, got.NoWait, got.JoinTasks}, []any{sent.ID, sent.Rootfs, sent.NoWait, sent.JoinTasks}},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {
-			t.Errorf("%s: init got %+v, the parent sent %+v", name, pair[0], pair[1])
+			t.Errorf("raw spec %v: %s: init got %+v, the parent sent %+v", sent.RawSpec != nil, name, pair[0], pair[1])
 		}
 	}
 	if g.Linux.Resources != nil {
 		t.Errorf("init decoded linux.resources, which it does not use")
-	}
-	if _, err := decodePlan([]byte(`{"id":"x"}`)); err == nil {
-		t.Errorf("a plan without a spec was accepted")
 	}
 }
 

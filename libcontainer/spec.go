@@ -17,6 +17,11 @@ type Bundle struct {
 	Path   string      // absolute bundle directory
 	Rootfs string      // absolute host path of root.path
 	Spec   *specs.Spec // config.json as read
+	// Raw is config.json compacted, valid JSON of Spec for as long as Spec
+	// is not changed (whoever changes it sets Raw to nil): the parent then
+	// passes it on to state.json and the plan as it is, without building
+	// encoding/json's encoders for ~100 spec types (docs/performance.md).
+	Raw json.RawMessage
 }
 
 // LoadBundle reads <dir>/config.json and validates it. Every error names the
@@ -40,7 +45,11 @@ func LoadBundle(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg, err)
 	}
-	b := &Bundle{Path: abs, Spec: spec}
+	var raw bytes.Buffer
+	if err := json.Compact(&raw, data); err != nil { // cannot fail: Unmarshal took it
+		return nil, fmt.Errorf("%s: %w: %v", cfg, ErrInvalidSpec, err)
+	}
+	b := &Bundle{Path: abs, Spec: spec, Raw: raw.Bytes()}
 	if err := b.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg, err)
 	}

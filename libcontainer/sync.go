@@ -64,8 +64,10 @@ type syncMsg struct {
 // Plan is the spec plus what the parent resolved on the host side: what
 // `berth init` needs and cannot (or must not) find out itself.
 type Plan struct {
-	ID            string            `json:"id"`
-	Spec          *specs.Spec       `json:"spec"`
+	ID   string      `json:"id"`
+	Spec *specs.Spec `json:"spec"`
+	// RawSpec, when set, is Spec already encoded (Bundle.Raw), sent as is.
+	RawSpec       json.RawMessage   `json:"-"`
 	Rootfs        string            `json:"rootfs"`
 	BundleDir     string            `json:"bundleDir"`
 	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
@@ -95,7 +97,15 @@ type Plan struct {
 
 // planMsg is the plan message for p.
 func planMsg(p *Plan) (syncMsg, error) {
-	data, err := json.Marshal(p)
+	var v any = p
+	if p.RawSpec != nil {
+		// The outer field hides the embedded plan's "spec".
+		v = struct {
+			*Plan
+			Spec json.RawMessage `json:"spec"`
+		}{p, p.RawSpec}
+	}
+	data, err := json.Marshal(v)
 	if err != nil {
 		return syncMsg{}, fmt.Errorf("encode plan: %w", err)
 	}
