@@ -56,11 +56,25 @@ func LoadBundle(dir string) (*Bundle, error) {
 	return b, nil
 }
 
+// linuxSpec is what berth decodes a spec into: specs.Spec with the other
+// platforms' sections left as they are. encoding/json builds an encoder for
+// every type a decode can reach (typeFields does so on the decode path too):
+// undecoded, those ~40 types cost nothing.
+type linuxSpec struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
+	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
+}
+
 // ParseSpec decodes config.json, reporting syntax and type errors with their
 // line and column.
 func ParseSpec(data []byte) (*specs.Spec, error) {
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
+	var ls linuxSpec
+	spec := &ls.Spec
+	if err := json.Unmarshal(data, &ls); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {
@@ -69,11 +83,11 @@ func ParseSpec(data []byte) (*specs.Spec, error) {
 			return nil, fmt.Errorf("%w: malformed JSON at line %d, column %d: %s", ErrInvalidSpec, line, col, syn.Error())
 		case errors.As(err, &typ):
 			line, col := lineCol(data, typ.Offset)
-			return nil, fmt.Errorf("%w: at line %d, column %d: field %q must be %s, not JSON %s", ErrInvalidSpec, line, col, typ.Field, typ.Type, typ.Value)
+			return nil, fmt.Errorf("%w: at line %d, column %d: field %q must be %s, not JSON %s", ErrInvalidSpec, line, col, strings.TrimPrefix(typ.Field, "Spec."), typ.Type, typ.Value)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
 	}
-	return &spec, nil
+	return spec, nil
 }
 
 func lineCol(data []byte, off int64) (line, col int) {

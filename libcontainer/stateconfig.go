@@ -20,14 +20,15 @@ func (c *Container) spec() (*specs.Spec, error) {
 	if c.Config != nil {
 		return c.Config, nil
 	}
-	var s specs.Spec
-	if err := c.decodeConfig(&s); err != nil {
+	var ls linuxSpec
+	if err := c.decodeConfig(&ls); err != nil {
 		return nil, err
 	}
+	s := &ls.Spec
 	if s.Process == nil || s.Linux == nil {
 		return nil, fmt.Errorf("%w: %s: %s has no process or linux section", ErrCorruptState, c.ID, stateFile)
 	}
-	c.Config = &s
+	c.Config = s
 	return c.Config, nil
 }
 
