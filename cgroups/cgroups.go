@@ -1,20 +1,28 @@
-// Package cgroups is berth's adapter over github.com/opencontainers/cgroups:
-// it turns a spec's cgroupsPath and linux.resources into a cgroup on the
-// host, in whatever mode the host runs (unified v2, hybrid, legacy v1), and
-// gives later commands a handle on it from the paths recorded in state.json.
-// It never imports libcontainer; it returns errors and does not log.
+// Package cgroups makes a container's cgroup on the host, in whatever mode
+// the host runs (unified v2, hybrid, legacy v1), sets the spec's
+// linux.resources in it, and gives later commands a handle on it from the
+// paths recorded in state.json. It never imports libcontainer; it returns
+// errors and does not log.
+//
+// It is berth's own code, not runc's cgroup library: that library's types
+// pull in go-systemd, D-Bus and net, 1.0 MB of a binary that every berth
+// process maps (docs/performance.md). The files it writes, their order and
+// the v2 conversions follow runc's. hier.go finds the host's layout,
+// limits.go and blkio.go turn resources into writes, devices.go and
+// devicebpf.go own the device rules, freeze.go the freezer, join.go how
+// processes get in, stats.go the counters.
 package cgroups
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 
-	occg "github.com/opencontainers/cgroups"
-	"github.com/opencontainers/cgroups/fs"
-	"github.com/opencontainers/cgroups/fs2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ErrSystemdPath is returned for a "slice:prefix:name" cgroupsPath while the
@@ -23,8 +31,8 @@ var ErrSystemdPath = errors.New("cgroupsPath in the systemd form slice:prefix:na
 
 // Manager is one container's cgroup.
 type Manager struct {
-	m   occg.Manager
-	res *specs.LinuxResources // what New was given, for what the library does not set
+	paths map[string]string // controller -> directory; "" is the unified hierarchy
+	steps []step            // the limits, for Prepare
 }
 
 // Config says where the cgroup goes and what it limits.
@@ -37,56 +45,54 @@ type Config struct {
 	Devices []specs.LinuxDevice
 }
 
-// IsUnified reports whether the host runs cgroup v2 only.
-func IsUnified() bool { return occg.IsCgroup2UnifiedMode() }
-
-// New resolves the cgroup for cfg without touching the host. An empty path
-// means "<id>" below berth's own cgroup, as runc does; a relative path is
-// relative to berth's own cgroup; an absolute one to the hierarchy root.
+// New resolves the cgroup for cfg and checks its limits without touching
+// the host. An empty path means "<id>" below berth's own cgroup, as runc
+// does; a relative path is relative to berth's own cgroup; an absolute one
+// to the hierarchy root.
 func New(cfg Config) (*Manager, error) {
-	cg := &occg.Cgroup{}
+	inner := cfg.ID
 	switch {
 	case cfg.Path == "":
-		cg.Name = cfg.ID
 	case strings.Count(cfg.Path, ":") == 2 && !strings.HasPrefix(cfg.Path, "/"):
 		return nil, fmt.Errorf("%w (got %q)", ErrSystemdPath, cfg.Path)
 	default:
-		cg.Path = cfg.Path
+		inner = filepath.Clean(cfg.Path)
 	}
-	res, err := convertResources(cfg.Resources, cfg.Devices)
+	steps, err := resourceSteps(cfg.Resources, cfg.Devices)
 	if err != nil {
 		return nil, err
 	}
-	cg.Resources = res
-	m, err := newManager(cg, nil)
+	paths, err := resolvePaths(inner)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup %s: %w", describe(cfg), err)
 	}
-	return &Manager{m: m, res: cfg.Resources}, nil
+	m := &Manager{paths: paths, steps: steps}
+	if err := m.mounted(steps); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func resourceSteps(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]step, error) {
+	rules, err := deviceRules(r, devs)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadHost(); err != nil {
+		return nil, err
+	}
+	return limitSteps(r, rules, host.unified)
 }
 
 // Load returns the manager for a cgroup created earlier, from its paths.
 func Load(paths map[string]string) (*Manager, error) {
-	cg := &occg.Cgroup{Resources: &occg.Resources{SkipDevices: true}}
-	m, err := newManager(cg, paths)
-	if err != nil {
-		return nil, fmt.Errorf("cgroup %v: %w", paths, err)
+	if err := loadHost(); err != nil {
+		return nil, err
 	}
-	return &Manager{m: m}, nil
-}
-
-// newManager is the library's manager.NewWithPaths without its systemd
-// driver, which berth refuses anyway: that driver brings D-Bus and the net
-// package into the binary, 0.6 MB that every berth process maps and
-// initialises.
-func newManager(cg *occg.Cgroup, paths map[string]string) (occg.Manager, error) {
-	if !IsUnified() {
-		return fs.NewManager(cg, paths)
-	}
-	if len(paths) > 1 {
+	if _, v1 := paths["devices"]; host.unified && (v1 || len(paths) != 1) {
 		return nil, fmt.Errorf("cgroup v2 host, but %d cgroup paths recorded: %v", len(paths), paths)
 	}
-	return fs2.NewManager(cg, paths[""])
+	return &Manager{paths: paths}, nil
 }
 
 func describe(cfg Config) string {
@@ -97,79 +103,20 @@ func describe(cfg Config) string {
 }
 
 // Paths maps each controller ("" for the unified hierarchy) to its directory.
-func (m *Manager) Paths() map[string]string { return m.m.GetPaths() }
+func (m *Manager) Paths() map[string]string { return m.paths }
 
 // Prepare creates the cgroup and sets its limits, with no process in it
-// yet; Join moves the container's init in later. The two are apart so that
-// the (slow, on v1) directory and limit writes overlap with starting init.
+// yet; init joins later. The two are apart so that the (slow, on v1)
+// directory and limit writes overlap with starting init.
 func (m *Manager) Prepare() error {
-	if err := m.m.Apply(-1); err != nil { // -1: create, attach nothing
+	if err := m.mkdirs(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
-	c, err := m.m.GetCgroups()
-	if err != nil {
-		return err
-	}
-	if err := m.m.Set(c.Resources); err != nil {
+	if err := m.apply(m.steps); err != nil {
 		return fmt.Errorf("apply cgroup limits: %w", err)
 	}
-	if m.res != nil {
-		return m.setKernelTCP(m.res.Memory)
-	}
-	return nil
-}
-
-// Pids lists every process in the cgroup and its descendants.
-func (m *Manager) Pids() ([]int, error) { return m.m.GetAllPids() }
-
-// Paused reports whether the cgroup is frozen.
-func (m *Manager) Paused() bool {
-	st, err := m.m.GetFreezerState()
-	return err == nil && st == occg.Frozen
-}
-
-// Thaw unfreezes the cgroup, so that processes in it can be killed and reaped.
-func (m *Manager) Thaw() error { return m.m.Freeze(occg.Thawed) }
-
-// Kill kills every process in the cgroup at once through cgroup.kill (v2,
-// Linux 5.14). It reports false where that file does not exist.
-func (m *Manager) Kill() bool {
-	dir, ok := m.m.GetPaths()[""]
-	if !ok || !IsUnified() {
-		return false
-	}
-	return os.WriteFile(dir+"/cgroup.kill", []byte("1"), 0) == nil
-}
-
-// Exists reports whether the cgroup is still there.
-func (m *Manager) Exists() bool { return m.m.Exists() }
-
-// Destroy removes the cgroup directories. It retries while the kernel still
-// holds exiting processes, and is a no-op for directories already gone.
-func (m *Manager) Destroy() error {
-	if err := m.m.Destroy(); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove cgroup: %w", err)
-	}
-	return nil
-}
-
-// Join moves pid into the cgroup, or into sub, a cgroup below it
-// (`exec --cgroup`).
-func (m *Manager) Join(pid int, sub string) error {
-	if err := m.m.AddPid(sub, pid); err != nil {
-		return fmt.Errorf("join cgroup: %w", err)
-	}
-	return nil
-}
-
-// Freeze freezes (true) or thaws (false) every process in the cgroup.
-func (m *Manager) Freeze(frozen bool) error {
-	st := occg.Thawed
-	if frozen {
-		st = occg.Frozen
-	}
-	if err := m.m.Freeze(st); err != nil {
-		return fmt.Errorf("freeze cgroup: %w", err)
+	if dir, ok := m.paths["cpuset"]; ok && !host.unified {
+		return inheritCpuset(dir) // where the spec set none
 	}
 	return nil
 }
@@ -177,22 +124,254 @@ func (m *Manager) Freeze(frozen bool) error {
 // Update applies new limits to a live cgroup; devices are linux.devices,
 // which stay allowed.
 func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice) error {
-	r, err := convertResources(res, devices)
+	steps, err := resourceSteps(res, devices)
 	if err != nil {
 		return err
 	}
-	if err := m.m.Set(r); err != nil {
+	if err := m.apply(steps); err != nil {
 		return fmt.Errorf("update cgroup limits: %w", err)
 	}
-	if res != nil {
-		return m.setKernelTCP(res.Memory)
+	return nil
+}
+
+// mounted refuses a limit for a controller the host does not mount: it
+// could not be enforced.
+func (m *Manager) mounted(steps []step) error {
+	for _, s := range steps {
+		if _, ok := m.paths[s.ctrl]; !ok {
+			return fmt.Errorf("linux.resources: %s needs the %s cgroup controller, which this host does not mount", s.file, s.ctrl)
+		}
+	}
+	return nil
+}
+
+// apply runs steps in order.
+func (m *Manager) apply(steps []step) error {
+	if err := m.mounted(steps); err != nil {
+		return err
+	}
+	for _, s := range steps {
+		if err := s.apply(m.paths[s.ctrl]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirs makes the cgroup's directory in every hierarchy. The named v1
+// hierarchies and a hybrid host's unified one are made where possible.
+func (m *Manager) mkdirs() error {
+	if host.unified {
+		return mkdirV2(m.paths[""])
+	}
+	for ctrl, dir := range m.paths {
+		var err error
+		err = os.MkdirAll(dir, 0o755)
+		if err == nil && ctrl == "cpuset" {
+			// The kernel makes a cpuset empty, and no process can join an
+			// empty one, nor can a child get CPUs its parent lacks.
+			err = inheritCpuset(filepath.Dir(dir))
+		}
+		if err != nil && !optional(ctrl) && ctrl != "" {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirV2 makes dir with every controller of its parent enabled for it,
+// enabling them from the root down where they are not yet (what a v2
+// cgroup needs before its limit files exist).
+func mkdirV2(dir string) error {
+	rel, err := filepath.Rel(cgroupRoot, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("cgroup %s is not under %s", dir, cgroupRoot)
+	}
+	cur := cgroupRoot
+	for _, name := range strings.Split(rel, "/") {
+		if err := enableControllers(cur); err != nil {
+			return err
+		}
+		cur = filepath.Join(cur, name)
+		if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+func enableControllers(dir string) error {
+	avail, err := readFile(dir, "cgroup.controllers")
+	if err != nil {
+		return err
+	}
+	on, err := readFile(dir, "cgroup.subtree_control")
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, c := range strings.Fields(avail) {
+		if !strings.Contains(" "+on+" ", " "+c+" ") {
+			missing = append(missing, "+"+c)
+		}
+	}
+	if len(missing) == 0 || writeFile(dir, "cgroup.subtree_control", strings.Join(missing, " ")) == nil {
+		return nil
+	}
+	for _, c := range missing { // one by one: some may be refused (threaded cgroups)
+		writeFile(dir, "cgroup.subtree_control", c)
+	}
+	return nil
+}
+
+// inheritCpuset copies the CPUs and memory nodes of dir's parent into dir
+// where dir has none, its ancestors first, up to the hierarchy's top.
+func inheritCpuset(dir string) error {
+	parent := filepath.Dir(dir)
+	var st unix.Statfs_t
+	if unix.Statfs(parent, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(parent, "cpuset.cpus")); err != nil {
+		return nil
+	}
+	if err := inheritCpuset(parent); err != nil {
+		return err
+	}
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		cur, err := readFile(dir, f)
+		if err != nil {
+			return err
+		}
+		if cur != "" {
+			continue
+		}
+		from, err := readFile(parent, f)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(dir, f, from); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Exists reports whether the cgroup is still there.
+func (m *Manager) Exists() bool {
+	dir, ok := m.paths["devices"]
+	if !ok {
+		dir, ok = m.paths[""]
+	}
+	_, err := os.Stat(dir)
+	return ok && err == nil
+}
+
+// Destroy removes the cgroup directories (and any below them). It retries
+// while the kernel still holds exiting processes, and is a no-op for
+// directories already gone.
+func (m *Manager) Destroy() error {
+	var failed []string
+	for _, dir := range m.paths {
+		if err := removeCgroup(dir); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
+	if failed != nil {
+		return fmt.Errorf("remove cgroup: %s", strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+func removeCgroup(dir string) error {
+	if unix.Rmdir(dir) == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			if err := removeCgroup(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	// EBUSY while the kernel finishes with the last exiting processes.
+	for delay, try := 1, 0; ; delay, try = delay*2, try+1 {
+		err := unix.Rmdir(dir)
+		if err == nil || err == unix.ENOENT {
+			return nil
+		}
+		if err != unix.EBUSY || try == 10 {
+			return &os.PathError{Op: "rmdir", Path: dir, Err: err}
+		}
+		sleepMillis(delay)
+	}
+}
+
+// Pids lists every process in the cgroup and the cgroups below it.
+func (m *Manager) Pids() ([]int, error) {
+	dir, ok := m.paths["devices"]
+	if !ok {
+		dir = m.paths[""]
+	}
+	var pids []int
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		procs, err := readFile(path, "cgroup.procs")
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(procs) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		return nil
+	})
+	return pids, err
+}
+
+// Kill kills every process in the cgroup at once through cgroup.kill (v2,
+// Linux 5.14). It reports false where that file does not exist.
+func (m *Manager) Kill() bool {
+	dir, ok := m.paths[""]
+	if !ok || !IsUnified() {
+		return false
+	}
+	return writeFile(dir, "cgroup.kill", "1") == nil
+}
+
+// Join moves pid into the cgroup, or into sub, a cgroup below it
+// (`exec --cgroup`), in every hierarchy.
+func (m *Manager) Join(pid int, sub string) error {
+	order := joinOrder(m.paths)
+	if _, ok := m.paths[""]; ok {
+		order = append([]string{""}, order...)
+	}
+	for _, ctrl := range order {
+		dir, err := subPath(m.paths[ctrl], sub)
+		if err != nil {
+			return err
+		}
+		err = writeFile(dir, "cgroup.procs", strconv.Itoa(pid))
+		if err != nil && !(optional(ctrl) || ctrl == "" && !host.unified) {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
 	}
 	return nil
 }
 
 // Stats reads the cgroup's counters.
-func (m *Manager) Stats() (*occg.Stats, error) {
-	st, err := m.m.GetStats()
+func (m *Manager) Stats() (*Stats, error) {
+	st, err := readStats(m.paths, IsUnified())
 	if err != nil {
 		return nil, fmt.Errorf("read cgroup stats: %w", err)
 	}
@@ -201,4 +380,4 @@ func (m *Manager) Stats() (*occg.Stats, error) {
 
 // OOMKills returns how many processes the kernel's OOM killer has killed in
 // the cgroup.
-func (m *Manager) OOMKills() (uint64, error) { return m.m.OOMKillCount() }
+func (m *Manager) OOMKills() (uint64, error) { return oomKills(m.paths, IsUnified()) }

@@ -7,8 +7,6 @@ import (
 	"runtime"
 	"unsafe"
 
-	occg "github.com/opencontainers/cgroups"
-	devices "github.com/opencontainers/cgroups/devices/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -69,7 +67,7 @@ func deviceProgram(s *deviceState) []bpfInsn {
 	}
 	for _, e := range s.exceptions {
 		typ := int32(unix.BPF_DEVCG_DEV_CHAR)
-		if e.typ == devices.BlockDevice {
+		if e.typ == 'b' {
 			typ = unix.BPF_DEVCG_DEV_BLOCK
 		}
 		acc := accessBits(e.perms)
@@ -81,10 +79,10 @@ func deviceProgram(s *deviceState) []bpfInsn {
 		} else { // it allows if every asked-for bit is in it
 			block = append(block, insn(opAndK, rTmp, 0, 0, ^acc), insn(opJneK, rTmp, 0, -1, 0))
 		}
-		if e.major != devices.Wildcard {
+		if e.major != wildcard {
 			block = append(block, insn(opJne32K, rMajor, 0, -1, int32(e.major)))
 		}
-		if e.minor != devices.Wildcard {
+		if e.minor != wildcard {
 			block = append(block, insn(opJne32K, rMinor, 0, -1, int32(e.minor)))
 		}
 		block = append(block, verdict(!s.defaultAllow)...)
@@ -117,11 +115,8 @@ func accessBits(perms string) int32 {
 // then detaches the ones it had: while both are attached a device needs
 // both to allow it, so nothing is ever allowed that neither the old nor the
 // new rules allow.
-func setDevicesV2(dir string, r *occg.Resources) error {
-	if r.SkipDevices {
-		return nil
-	}
-	s, err := newDeviceState(r.Devices)
+func setDevicesV2(dir string, rules []*deviceRule) error {
+	s, err := newDeviceState(rules)
 	if err != nil {
 		return err
 	}

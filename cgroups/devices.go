@@ -6,19 +6,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	occg "github.com/opencontainers/cgroups"
-	devices "github.com/opencontainers/cgroups/devices/config"
 )
 
-// The device cgroup, both versions, as berth's own code: the library's
-// devices package brings the systemd driver, D-Bus and cilium/ebpf with it,
-// 0.4 MB of a binary that every berth process maps (docs/performance.md).
-// The library calls these through its two hooks.
-func init() {
-	occg.DevicesSetV1 = setDevicesV1
-	occg.DevicesSetV2 = setDevicesV2
-}
+// The device cgroup, both versions. runc's cgroup library brings the
+// systemd driver, D-Bus and cilium/ebpf with its version of this: 0.4 MB of
+// a binary that every berth process maps (docs/performance.md).
 
 // deviceState is what the kernel keeps for a v1 device cgroup: a default
 // (allow or deny every device) and exceptions to it. A list of rules is
@@ -30,13 +22,13 @@ type deviceState struct {
 }
 
 type deviceException struct {
-	typ          devices.Type // 'b' or 'c'
-	major, minor int64        // devices.Wildcard for any
-	perms        string       // a subset of "rwm", in that order
+	typ          byte   // 'b' or 'c'
+	major, minor int64  // wildcard for any
+	perms        string // a subset of "rwm", in that order
 }
 
 // newDeviceState applies rules to a cgroup that denies every device.
-func newDeviceState(rules []*devices.Rule) (*deviceState, error) {
+func newDeviceState(rules []*deviceRule) (*deviceState, error) {
 	s := &deviceState{}
 	for _, r := range rules {
 		if err := s.apply(r); err != nil {
@@ -49,24 +41,24 @@ func newDeviceState(rules []*devices.Rule) (*deviceState, error) {
 // apply is the kernel's devcgroup_update_access: "a" resets to a default;
 // a rule that agrees with the default takes access away from the exception
 // naming exactly that device; one that disagrees adds to it.
-func (s *deviceState) apply(r *devices.Rule) error {
-	if r.Type == devices.WildcardDevice {
-		s.defaultAllow, s.exceptions = r.Allow, nil
+func (s *deviceState) apply(r *deviceRule) error {
+	if r.typ == 'a' {
+		s.defaultAllow, s.exceptions = r.allow, nil
 		return nil
 	}
-	if r.Type != devices.BlockDevice && r.Type != devices.CharDevice {
-		return fmt.Errorf("device rule %q: type must be a, b or c", r.CgroupString())
+	if r.typ != 'b' && r.typ != 'c' {
+		return fmt.Errorf("device rule %q: type must be a, b or c", r)
 	}
-	perms := normPerms(string(r.Permissions))
-	if perms == "" || strings.Trim(string(r.Permissions), "rwm") != "" {
-		return fmt.Errorf("device rule %q: access must be some of r, w and m", r.CgroupString())
+	perms := normPerms(r.perms)
+	if perms == "" || trimPerms(r.perms) != "" {
+		return fmt.Errorf("device rule %q: access must be some of r, w and m", r)
 	}
 	for i := range s.exceptions {
 		e := &s.exceptions[i]
-		if e.typ != r.Type || e.major != r.Major || e.minor != r.Minor {
+		if e.typ != r.typ || e.major != r.major || e.minor != r.minor {
 			continue
 		}
-		if r.Allow == s.defaultAllow {
+		if r.allow == s.defaultAllow {
 			e.perms = permsMinus(e.perms, perms)
 			if e.perms == "" {
 				s.exceptions = append(s.exceptions[:i], s.exceptions[i+1:]...)
@@ -76,8 +68,8 @@ func (s *deviceState) apply(r *devices.Rule) error {
 		}
 		return nil
 	}
-	if r.Allow != s.defaultAllow {
-		s.exceptions = append(s.exceptions, deviceException{r.Type, r.Major, r.Minor, perms})
+	if r.allow != s.defaultAllow {
+		s.exceptions = append(s.exceptions, deviceException{r.typ, r.major, r.minor, perms})
 	}
 	return nil
 }
@@ -93,6 +85,8 @@ func normPerms(p string) string {
 	return out
 }
 
+func trimPerms(p string) string { return strings.Trim(p, "rwm") }
+
 func permsMinus(p, minus string) string {
 	return normPerms(strings.Map(func(c rune) rune {
 		if strings.ContainsRune(minus, c) {
@@ -103,13 +97,7 @@ func permsMinus(p, minus string) string {
 }
 
 func (e deviceException) String() string {
-	num := func(n int64) string {
-		if n == devices.Wildcard {
-			return "*"
-		}
-		return strconv.FormatInt(n, 10)
-	}
-	return fmt.Sprintf("%c %s:%s %s", e.typ, num(e.major), num(e.minor), e.perms)
+	return (&deviceRule{typ: e.typ, major: e.major, minor: e.minor, perms: e.perms}).String()
 }
 
 // readDeviceState parses devices.list. The kernel lists exceptions only
@@ -132,7 +120,7 @@ func readDeviceState(dir string) (*deviceState, error) {
 		if !ok {
 			return nil, fmt.Errorf("devices.list: bad line %q", line)
 		}
-		e := deviceException{typ: devices.Type(f[0][0]), perms: normPerms(f[2])}
+		e := deviceException{typ: f[0][0], perms: normPerms(f[2])}
 		if e.major, err = parseDevNum(maj); err == nil {
 			e.minor, err = parseDevNum(min)
 		}
@@ -146,7 +134,7 @@ func readDeviceState(dir string) (*deviceState, error) {
 
 func parseDevNum(s string) (int64, error) {
 	if s == "*" {
-		return devices.Wildcard, nil
+		return wildcard, nil
 	}
 	return strconv.ParseInt(s, 10, 64)
 }
@@ -154,11 +142,8 @@ func parseDevNum(s string) (int64, error) {
 // setDevicesV1 takes a v1 device cgroup from what it has to what r asks,
 // writing only the difference: a running container's devices stay usable
 // through an update that does not change them (no "deny all" first).
-func setDevicesV1(dir string, r *occg.Resources) error {
-	if r.SkipDevices {
-		return nil
-	}
-	want, err := newDeviceState(r.Devices)
+func setDevicesV1(dir string, rules []*deviceRule) error {
+	want, err := newDeviceState(rules)
 	if err != nil {
 		return err
 	}

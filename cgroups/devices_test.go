@@ -8,20 +8,18 @@ import (
 	"syscall"
 	"testing"
 
-	occg "github.com/opencontainers/cgroups"
-	devices "github.com/opencontainers/cgroups/devices/config"
 	"golang.org/x/sys/unix"
 )
 
-func rule(allow bool, typ devices.Type, major, minor int64, perms string) *devices.Rule {
-	return &devices.Rule{Type: typ, Major: major, Minor: minor, Permissions: devices.Permissions(perms), Allow: allow}
+func rule(allow bool, typ byte, major, minor int64, perms string) *deviceRule {
+	return &deviceRule{typ: typ, major: major, minor: minor, perms: perms, allow: allow}
 }
 
-const wild = devices.Wildcard
+const wild = wildcard
 
 // The rules apply as the kernel applies writes to devices.allow/deny.
 func TestDeviceStateFollowsTheKernel(t *testing.T) {
-	s, err := newDeviceState([]*devices.Rule{
+	s, err := newDeviceState([]*deviceRule{
 		rule(false, 'a', wild, wild, "rwm"),
 		rule(true, 'c', 1, 3, "rw"),
 		rule(true, 'c', 1, 3, "m"),   // merged into the same exception
@@ -43,13 +41,13 @@ func TestDeviceStateFollowsTheKernel(t *testing.T) {
 	if s.defaultAllow || !reflect.DeepEqual(got, want) {
 		t.Errorf("state: default allow %v, exceptions %q; want false, %q", s.defaultAllow, got, want)
 	}
-	s, _ = newDeviceState([]*devices.Rule{rule(true, 'c', 1, 3, "r"), rule(true, 'a', wild, wild, "rwm"), rule(false, 'b', 8, wild, "w")})
+	s, _ = newDeviceState([]*deviceRule{rule(true, 'c', 1, 3, "r"), rule(true, 'a', wild, wild, "rwm"), rule(false, 'b', 8, wild, "w")})
 	if !s.defaultAllow || len(s.exceptions) != 1 || s.exceptions[0].String() != "b 8:* w" {
 		t.Errorf("allow-all then a deny: %+v", s)
 	}
-	for _, bad := range []*devices.Rule{rule(true, 'p', 1, 1, "r"), rule(true, 'c', 1, 1, "rx"), rule(true, 'c', 1, 1, "")} {
-		if _, err := newDeviceState([]*devices.Rule{bad}); err == nil {
-			t.Errorf("rule %q was accepted", bad.CgroupString())
+	for _, bad := range []*deviceRule{rule(true, 'p', 1, 1, "r"), rule(true, 'c', 1, 1, "rx"), rule(true, 'c', 1, 1, "")} {
+		if _, err := newDeviceState([]*deviceRule{bad}); err == nil {
+			t.Errorf("rule %q was accepted", bad)
 		}
 	}
 }
@@ -57,7 +55,7 @@ func TestDeviceStateFollowsTheKernel(t *testing.T) {
 // An update that keeps the rules writes nothing; one that changes them
 // grants before it revokes and never denies everything first.
 func TestDeviceTransitionWritesOnlyTheDifference(t *testing.T) {
-	base := []*devices.Rule{rule(false, 'a', wild, wild, "rwm"), rule(true, 'c', 1, 3, "rwm"), rule(true, 'c', 1, 5, "rwm")}
+	base := []*deviceRule{rule(false, 'a', wild, wild, "rwm"), rule(true, 'c', 1, 3, "rwm"), rule(true, 'c', 1, 5, "rwm")}
 	have, _ := newDeviceState(base)
 	same, _ := newDeviceState(base)
 	if w := transition(have, same); len(w) != 0 {
@@ -81,7 +79,7 @@ func TestDeviceRulesOnTheHost(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	rules := []*devices.Rule{rule(false, 'a', wild, wild, "rwm"), rule(true, 'c', 1, 3, "rwm"), rule(true, 'c', 1, 5, "r")}
+	rules := []*deviceRule{rule(false, 'a', wild, wild, "rwm"), rule(true, 'c', 1, 3, "rwm"), rule(true, 'c', 1, 5, "r")}
 	// /dev/null (1:3) opens for writing; /dev/zero (1:5) for reading only;
 	// /dev/full (1:7) not at all.
 	const script = `for t in "null-w >/dev/null" "zero-r </dev/zero" "zero-w >/dev/zero" "full-r </dev/full"; do
@@ -106,7 +104,7 @@ func TestDeviceRulesOnTheHost(t *testing.T) {
 				set = setDevicesV2
 			}
 			for round := 0; round < 2; round++ { // the second replaces the first
-				if err := set(dir, &occg.Resources{Devices: rules}); err != nil {
+				if err := set(dir, rules); err != nil {
 					t.Fatal(err)
 				}
 			}

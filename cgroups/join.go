@@ -33,7 +33,7 @@ func (m *Manager) JoinFiles(sub string) ([]*os.File, error) {
 	if IsUnified() {
 		return nil, nil
 	}
-	paths := m.m.GetPaths()
+	paths := m.paths
 	var files []*os.File
 	for _, ctrl := range joinOrder(paths) {
 		path, err := subPath(paths[ctrl], sub)
@@ -60,7 +60,7 @@ func (m *Manager) JoinFiles(sub string) ([]*os.File, error) {
 // hierarchy, where a missing one is skipped (as Prepare skips it). It
 // returns nil where there is none.
 func (m *Manager) CloneDir(sub string) (*os.File, error) {
-	dir, ok := m.m.GetPaths()[""]
+	dir, ok := m.paths[""]
 	if !ok {
 		return nil, nil
 	}
@@ -84,7 +84,7 @@ func (m *Manager) CloneDir(sub string) (*os.File, error) {
 // a v2 host init must not start in its cgroup, which would charge init's own
 // start to the container's memory limit.
 func (m *Manager) HybridCloneDir() *os.File {
-	dir, ok := m.m.GetPaths()[""]
+	dir, ok := m.paths[""]
 	if !ok || IsUnified() {
 		return nil
 	}
