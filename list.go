@@ -7,9 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sirupsen/logrus"
-
 	"github.com/berth-project/berth/internal/cli"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/libcontainer"
 )
 
@@ -31,7 +30,7 @@ var listCommand = &cli.Command{
 		}
 		ctrs, errs := libcontainer.List(c.String("root"))
 		for _, err := range errs {
-			logrus.Warn(err)
+			logs.Warn(err)
 		}
 		if c.Bool("quiet") {
 			for _, ctr := range ctrs {

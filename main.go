@@ -6,14 +6,15 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 
 	"github.com/berth-project/berth/internal/cli"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/libcontainer"
 	_ "github.com/berth-project/berth/nsenter" // joins namespaces before the Go runtime starts
 )
@@ -82,23 +83,19 @@ func defaultRoot() string {
 }
 
 func setupGlobal(c *cli.Context) error {
-	switch c.String("log-format") {
-	case "text":
-	case "json":
-		logrus.SetFormatter(&logrus.JSONFormatter{})
-	default:
-		return fmt.Errorf("--log-format %q: must be text or json", c.String("log-format"))
+	format := c.String("log-format")
+	if format != "text" && format != "json" {
+		return fmt.Errorf("--log-format %q: must be text or json", format)
 	}
+	var out io.Writer // nil: stderr
 	if path := c.String("log"); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
 		if err != nil {
 			return fmt.Errorf("--log %s: %w", path, err)
 		}
-		logrus.SetOutput(f)
+		out = f
 	}
-	if c.Bool("debug") {
-		logrus.SetLevel(logrus.DebugLevel)
-	}
+	logs.Setup(out, format == "json", c.Bool("debug"))
 	if c.Bool("systemd-cgroup") {
 		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
 	}
@@ -128,8 +125,8 @@ func reportError(err error) int {
 		return int(code)
 	}
 	msg := strings.ReplaceAll(err.Error(), "\n", " ")
-	if logrus.StandardLogger().Out != os.Stderr {
-		logrus.Error(msg)
+	if !logs.ToStderr() {
+		logs.Error(msg)
 	}
 	fmt.Fprintln(os.Stderr, "berth: "+msg)
 	return 1

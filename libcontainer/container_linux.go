@@ -9,11 +9,11 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/rootfs"
 )
 
@@ -123,7 +123,7 @@ func Start(root, id string) error {
 func (c *Container) runPoststart() {
 	if s := c.summary(); s != nil {
 		for _, err := range warnHooks(s.Hooks, c.ociState(specs.StateRunning), hookPoststart) {
-			logrus.Warn(err)
+			logs.Warn(err)
 		}
 	}
 }
@@ -238,7 +238,7 @@ func (c *Container) destroy() error {
 	checkpoint("delete:done")
 	if summary != nil {
 		for _, err := range warnHooks(summary.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
-			logrus.Warn(err)
+			logs.Warn(err)
 		}
 	}
 	return nil

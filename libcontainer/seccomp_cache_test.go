@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -32,6 +33,15 @@ func TestSeccompCache(t *testing.T) {
 	third, err := cachedProgram(p)
 	if err != nil || !reflect.DeepEqual(first, third) {
 		t.Fatalf("after damage: %v", err)
+	}
+	// An entry under this profile's name that holds another profile's
+	// program (a forgery, or a hash collision) is not used.
+	allowAll := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	forged, _ := cachedProgram(allowAll)
+	data, _ := json.Marshal(cacheEntry{Key: "another profile", Program: forged})
+	os.WriteFile(files[0], data, 0o600)
+	if got, err := cachedProgram(p); err != nil || !reflect.DeepEqual(first, got) {
+		t.Fatalf("a forged entry was used: %v", err)
 	}
 	p.Syscalls[0].Names = append(p.Syscalls[0].Names, "close")
 	if other, _ := cachedProgram(p); reflect.DeepEqual(first, other) {
