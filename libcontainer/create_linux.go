@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/nsenter"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -231,7 +232,8 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// cannot get further than that without this process: on v2 it needs
 	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
-		ID: opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
+		TimerSlack: nsenter.CallerTimerSlack(),
+		ID:         opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),

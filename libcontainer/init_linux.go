@@ -72,6 +72,11 @@ func initProcess(s *syncSocket) error {
 		return fmt.Errorf("init protocol: %d cgroup descriptors for %d tasks files", len(cgFDs), len(plan.JoinTasks))
 	}
 	checkpoint("init:plan")
+	// The workload gets the caller's timer slack back: this thread execs it,
+	// and the slack is per thread and kept across execve.
+	if plan.TimerSlack > 0 {
+		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(plan.TimerSlack), 0, 0, 0)
+	}
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:
 	// become the namespace's root, or files cannot even be created.
 	if hasNS(plan.Spec, specs.UserNamespace) {

@@ -63,6 +63,7 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 		cmd.SysProcAttr.CgroupFD = int(o.cgroup.Fd())
 	}
 	handOver(cmd, o.preserveFDs, named)
+	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
 	// The sealed binary goes last and is exec'd by its number in the child:
 	// the parent's own number could be reused by os/exec's descriptor
 	// shuffle before the exec (golang/go#61751). init closes it on exec.

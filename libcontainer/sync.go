@@ -91,6 +91,9 @@ type Plan struct {
 	// JoinOnRequest: init sends "join" when its mounts are made and the
 	// parent attaches it then (cgroup v2 under a memory limit).
 	JoinOnRequest bool `json:"joinOnRequest,omitempty"`
+	// TimerSlack is the timer slack of berth's caller, in ns, for the
+	// workload: berth's own processes run with 1 ms (nsenter/timerslack.c).
+	TimerSlack int64 `json:"timerSlack,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
 }

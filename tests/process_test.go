@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -70,4 +71,29 @@ func TestUnknownCapabilityIsRefused(t *testing.T) {
 	})
 	e.expectRefused([]string{"CAP_BOGUS"}, "run", "--bundle", b, "badcap")
 	e.assertNothingLeft("badcap", "", b)
+}
+
+// berth runs its own processes with a 1 ms timer slack (fewer Go runtime
+// wake-ups; nsenter/timerslack.c), and the slack is kept across execve: the
+// workload, run or exec'd, must get its caller's slack back.
+func TestWorkloadKeepsTheCallersTimerSlack(t *testing.T) {
+	e := newEnv(t)
+	withSlack := func(slack string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command("sh", append([]string{"-c", `echo ` + slack + ` > /proc/$$/timerslack_ns && exec "$0" "$@"`,
+			berthBinary, "--root", e.root}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("berth %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	b := e.bundle([]string{"cat", "/proc/self/timerslack_ns"})
+	if got := withSlack("123456", "run", "--bundle", b, "slack-run"); got != "123456" {
+		t.Errorf("run: the workload's timer slack is %q, want the caller's 123456", got)
+	}
+	startSleeper(e, "slack-exec")
+	if got := withSlack("234567", "exec", "slack-exec", "cat", "/proc/self/timerslack_ns"); got != "234567" {
+		t.Errorf("exec: the process's timer slack is %q, want the caller's 234567", got)
+	}
 }
