@@ -16,7 +16,6 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
-	"github.com/berth-project/berth/nsenter"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -232,7 +231,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// cannot get further than that without this process: on v2 it needs
 	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
-		TimerSlack: nsenter.CallerTimerSlack(),
+		TimerSlack: callerTimerSlack,
 		ID:         opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),

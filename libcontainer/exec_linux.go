@@ -10,7 +10,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/cgroups"
-	"github.com/berth-project/berth/nsenter"
 )
 
 // ExecOpts are the options of `berth exec`. ProcessFile, when set, gives the
@@ -142,7 +141,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	}
 	checkpoint("exec:spawned")
 	plan := &Plan{
-		TimerSlack: nsenter.CallerTimerSlack(),
+		TimerSlack: callerTimerSlack,
 		ID:         opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
 		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning), JoinTasks: namesOf(join),
 	}

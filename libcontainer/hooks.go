@@ -7,9 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/nsenter"
 )
 
 // Hook points, in the order the runtime spec runs them:
@@ -94,7 +98,10 @@ func runHook(h specs.Hook, state []byte) error {
 	cmd.Stdin = bytes.NewReader(state)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err := startWithCallerSlack(cmd)
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %ds", *h.Timeout)
 	}
@@ -131,4 +138,22 @@ func (c *Container) ociState(status specs.ContainerState) *specs.State {
 		Version: specs.Version, ID: c.ID, Status: status, Pid: c.InitPID,
 		Bundle: c.Bundle, Annotations: c.Annotations,
 	}
+}
+
+// callerTimerSlack is the timer slack of whoever started berth, in ns
+// (berth itself runs with 1 ms, nsenter/timerslack.c); init sets it from
+// its plan.
+var callerTimerSlack = nsenter.CallerTimerSlack()
+
+// startWithCallerSlack starts cmd with the caller's timer slack, not
+// berth's: a child inherits the slack of the thread that forks it.
+func startWithCallerSlack(cmd *exec.Cmd) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	own, _ := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if callerTimerSlack > 0 {
+		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(callerTimerSlack), 0, 0, 0)
+		defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0)
+	}
+	return cmd.Start()
 }

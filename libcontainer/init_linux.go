@@ -75,6 +75,7 @@ func initProcess(s *syncSocket) error {
 	// The workload gets the caller's timer slack back: this thread execs it,
 	// and the slack is per thread and kept across execve.
 	if plan.TimerSlack > 0 {
+		callerTimerSlack = plan.TimerSlack // for the hooks init runs
 		unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(plan.TimerSlack), 0, 0, 0)
 	}
 	// In a user namespace (new or joined) berth's host uid 0 is unmapped:

@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -88,9 +90,21 @@ func TestWorkloadKeepsTheCallersTimerSlack(t *testing.T) {
 		}
 		return strings.TrimSpace(string(out))
 	}
-	b := e.bundle([]string{"cat", "/proc/self/timerslack_ns"})
+	// Hooks are the caller's programs too: one run by berth (createRuntime,
+	// poststop) and one by init (createContainer).
+	hookLog := filepath.Join(t.TempDir(), "hooks")
+	hook := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " $(cat /proc/self/timerslack_ns) >> " + hookLog}}
+	}
+	b := e.bundle([]string{"cat", "/proc/self/timerslack_ns"}, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{hook("createRuntime")},
+			CreateContainer: []specs.Hook{hook("createContainer")}, Poststop: []specs.Hook{hook("poststop")}}
+	})
 	if got := withSlack("123456", "run", "--bundle", b, "slack-run"); got != "123456" {
 		t.Errorf("run: the workload's timer slack is %q, want the caller's 123456", got)
+	}
+	if got, _ := os.ReadFile(hookLog); string(got) != "createRuntime 123456\ncreateContainer 123456\npoststop 123456\n" {
+		t.Errorf("hooks saw these timer slacks:\n%s\nwant the caller's 123456 in all three", got)
 	}
 	startSleeper(e, "slack-exec")
 	if got := withSlack("234567", "exec", "slack-exec", "cat", "/proc/self/timerslack_ns"); got != "234567" {
