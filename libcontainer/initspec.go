@@ -1,10 +1,11 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/jsonlite"
 )
 
 // How init decodes its plan cheaply.
@@ -53,7 +54,7 @@ type initLinux struct {
 // decodePlan decodes a plan message's payload for init.
 func decodePlan(raw []byte) (*Plan, error) {
 	var w wirePlan
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := jsonlite.Unmarshal(raw, &w); err != nil {
 		return nil, fmt.Errorf("decode plan: %w", err)
 	}
 	if w.Spec == nil || w.Spec.Process == nil || w.Spec.Linux == nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/jsonlite"
 )
 
 // Bundle is a loaded and validated OCI bundle.
@@ -74,7 +76,7 @@ type linuxSpec struct {
 func ParseSpec(data []byte) (*specs.Spec, error) {
 	var ls linuxSpec
 	spec := &ls.Spec
-	if err := json.Unmarshal(data, &ls); err != nil {
+	if err := jsonlite.Unmarshal(data, &ls); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
 		switch {

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/internal/jsonlite"
 	"github.com/berth-project/berth/internal/linux"
 )
 
@@ -106,7 +107,7 @@ func (c *Container) reload() error {
 		return fmt.Errorf("%w: %s: %v", ErrCorruptState, c.ID, unwrapPathErr(err))
 	}
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
+	if err := jsonlite.Unmarshal(data, &st); err != nil {
 		return fmt.Errorf("%w: %s: %s: %v (delete it with 'berth delete --force %s')", ErrCorruptState, c.ID, stateFile, err, c.ID)
 	}
 	if st.ID != c.ID {

@@ -1,10 +1,11 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"fmt"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/internal/jsonlite"
 )
 
 // The spec in state.json is decoded only when a command needs it.
@@ -72,7 +73,7 @@ func (c *Container) decodeConfig(v any) error {
 	if len(c.RawConfig) == 0 || string(c.RawConfig) == "null" {
 		return fmt.Errorf("%w: %s: %s records no config", ErrCorruptState, c.ID, stateFile)
 	}
-	if err := json.Unmarshal(c.RawConfig, v); err != nil {
+	if err := jsonlite.Unmarshal(c.RawConfig, v); err != nil {
 		return fmt.Errorf("%w: %s: %s: config: %v (delete it with 'berth delete --force %s')", ErrCorruptState, c.ID, stateFile, err, c.ID)
 	}
 	return nil
