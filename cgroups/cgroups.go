@@ -166,7 +166,11 @@ func (m *Manager) mkdirs() error {
 	}
 	for ctrl, dir := range m.paths {
 		var err error
-		err = os.MkdirAll(dir, 0o755)
+		if err = os.Mkdir(dir, 0o755); errors.Is(err, os.ErrNotExist) {
+			err = os.MkdirAll(dir, 0o755) // a parent is missing too
+		} else if errors.Is(err, os.ErrExist) {
+			err = nil
+		}
 		if err == nil && ctrl == "cpuset" {
 			// The kernel makes a cpuset empty, and no process can join an
 			// empty one, nor can a child get CPUs its parent lacks.

@@ -187,7 +187,7 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode, durable bool) e
 	}
 	name := tmp.Name()
 	_, err = tmp.Write(data)
-	if err == nil {
+	if err == nil && mode != 0o600 { // CreateTemp makes it 0600
 		err = tmp.Chmod(mode)
 	}
 	if err == nil && durable {
