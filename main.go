@@ -69,7 +69,6 @@ func newApp() *cli.App {
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand, featuresCommand,
 			checkpointCommand, restoreCommand,
 		},
-		ExitErrHandler: func(*cli.Context, error) {}, // main reports errors, once
 	}
 }
 

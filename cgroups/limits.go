@@ -61,12 +61,7 @@ func limitSteps(r *specs.LinuxResources, rules []*deviceRule, v2 bool) ([]step, 
 	if r == nil {
 		r = &specs.LinuxResources{}
 	}
-	ctrl := func(name string) string {
-		if v2 {
-			return ""
-		}
-		return name
-	}
+	ctrl := func(name string) string { return v1name(name, v2) }
 	var out []step
 	add := func(s ...step) { out = append(out, s...) }
 	if c := r.CPU; c != nil {
@@ -328,6 +323,8 @@ func cpuSteps(c *specs.LinuxCPU, v2 bool) []step {
 	return out
 }
 
+// v1name is the controller a step writes to: its v1 hierarchy, or the one
+// v2 directory ("").
 func v1name(ctrl string, v2 bool) string {
 	if v2 {
 		return ""

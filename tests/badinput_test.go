@@ -103,11 +103,12 @@ func TestBadBundlesAreRefusedCleanly(t *testing.T) {
 	e := newEnv(t)
 	cg := "berth-test-bad-" + strconv.Itoa(os.Getpid())
 	withCG := func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + cg }
-	cases := []struct {
+	type badCase struct {
 		name   string
 		bundle func() string
 		want   []string
-	}{
+	}
+	cases := []badCase{
 		{"missing bundle", func() string { return "/nonexistent/bundle" }, []string{"/nonexistent/bundle", "no such file"}},
 		{"missing config.json", func() string { return t.TempDir() }, []string{"config.json", "no such file"}},
 		{"missing rootfs", func() string {
@@ -145,6 +146,31 @@ func TestBadBundlesAreRefusedCleanly(t *testing.T) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent/src", Options: []string{"rbind"}})
 			})
 		}, []string{"/data", "/nonexistent/src"}},
+	}
+	// Limits the cgroup code refuses before anything exists.
+	v2 := func() bool { _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); return err == nil }()
+	if v2 {
+		cases = append(cases, badCase{"swap below the memory limit", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) {
+				lim, swap := int64(64<<20), int64(32<<20)
+				s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &lim, Swap: &swap}}
+			})
+		}, []string{"memory.swap", "below the memory limit"}})
+	} else {
+		cases = append(cases, badCase{"swappiness out of range", func() string {
+			return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) {
+				sw := uint64(101)
+				s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: &sw}}
+			})
+		}, []string{"swappiness 101", "0-100"}})
+		if _, err := os.Stat("/sys/fs/cgroup/net_cls"); err != nil {
+			cases = append(cases, badCase{"limit for an unmounted controller", func() string {
+				return e.bundle([]string{"true"}, withCG, func(s *specs.Spec) {
+					id := uint32(0x100001)
+					s.Linux.Resources = &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: &id}}
+				})
+			}, []string{"net_cls", "does not mount"}})
+		}
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

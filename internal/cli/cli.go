@@ -33,9 +33,7 @@ type App struct {
 	// Before runs after the global flags are parsed and the command is
 	// found, before the command's own flags.
 	Before   func(*Context) error
-	Commands []*Command
-	// ExitErrHandler is kept for API compatibility; Run returns every error.
-	ExitErrHandler func(*Context, error)
+	Commands []*Command // Run returns every error; the caller reports it
 }
 
 // Command is one subcommand.
