@@ -24,7 +24,9 @@ import (
 	"sync"
 )
 
-// Unmarshal is json.Unmarshal.
+// Unmarshal is json.Unmarshal for a v that points to a zero value (berth
+// always decodes into a fresh one): before it falls back, it zeroes *v,
+// which json.Unmarshal would have merged into.
 func Unmarshal(data []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
