@@ -1,6 +1,8 @@
 # berth: `make` builds ./berth; `make test` runs everything (as root): unit
 # tests, integration tests, the OCI conformance suite, and the integration
 # tests again in a cgroup v2 guest; `make bench` compares berth with runc.
+# Go from /usr/local/go works without it on PATH (a fresh root shell).
+export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 VERSION ?= 0.1.0
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
