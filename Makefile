@@ -49,12 +49,13 @@ unit:
 	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/... ./seccomp/...
 
 # A short run of each fuzz target (config.json, IDs, the init protocol, mount
-# options); the corpus is in */testdata/fuzz. Longer: FUZZ_RUNS=200000.
+# options, and jsonlite against encoding/json: the evidence behind jsonlite); the corpus is in */testdata/fuzz. Longer: FUZZ_RUNS=200000.
 FUZZ_RUNS ?= 3000
 fuzz:
 	for t in FuzzParseSpec FuzzValidateID FuzzSyncMessage; do \
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZ_RUNS)x ./libcontainer/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParseOptions$$' -fuzztime $(FUZZ_RUNS)x ./rootfs/
+	$(GO) test -run '^$$' -fuzz '^FuzzSameAsEncodingJSON$$' -fuzztime $(FUZZ_RUNS)x ./internal/jsonlite/
 
 integration: berth
 	BERTH_BINARY=$(CURDIR)/berth $(GO) test -count=1 -timeout 20m ./tests/...

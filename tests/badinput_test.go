@@ -12,64 +12,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// expectRefused runs berth, wants a non-zero exit and exactly one line on
-// stderr containing each of want.
-func (e *env) expectRefused(want []string, args ...string) {
-	e.t.Helper()
-	out, errs, code := e.berth(args...)
-	if code == 0 {
-		e.t.Errorf("berth %v succeeded (%q); want a refusal", args, out)
-		return
-	}
-	if lines := strings.Split(strings.TrimRight(errs, "\n"), "\n"); len(lines) != 1 {
-		e.t.Errorf("berth %v: want one line of error, got %d: %q", args, len(lines), errs)
-	}
-	for _, w := range want {
-		if !strings.Contains(errs, w) {
-			e.t.Errorf("berth %v: error %q does not mention %q", args, errs, w)
-		}
-	}
-}
-
-// assertNothingLeft checks that no trace of container id remains: state
-// dir, cgroup (named cg), init process, or mount under the bundle.
-func (e *env) assertNothingLeft(id, cg, bundle string) {
-	e.t.Helper()
-	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
-		e.t.Errorf("state dir of %s left behind", id)
-	}
-	if cg != "" {
-		if dirs := cgroupDirs(cg); len(dirs) > 0 {
-			e.t.Errorf("cgroup left behind: %v", dirs)
-		}
-	}
-	if bundle != "" && mountsMentioning(e.t, bundle) > 0 {
-		e.t.Errorf("mounts under %s left behind", bundle)
-	}
-	if pids := initProcesses(e.root, bundle); len(pids) > 0 {
-		e.t.Errorf("berth init processes left behind: %v", pids)
-	}
-}
-
-// initProcesses lists the host PIDs of "berth init" processes that hold a
-// file under this test's state root or bundle (other tests and tools may
-// run their own containers on the same machine).
-func initProcesses(root, bundle string) []int {
-	var out []int
-	ents, _ := os.ReadDir("/proc")
-	for _, ent := range ents {
-		pid, err := strconv.Atoi(ent.Name())
-		if err != nil {
-			continue
-		}
-		cmd, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
-		if string(cmd) == "berth\x00init\x00" && pidAlive(pid) && holdsPathUnder(pid, root, bundle) {
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 func TestBadContainerIDs(t *testing.T) {
 	e := newEnv(t)
 	b := e.bundle([]string{"true"})
@@ -214,27 +156,6 @@ func TestTerminalWithoutConsoleSocketIsRefused(t *testing.T) {
 	b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	e.expectRefused([]string{"--console-socket"}, "create", "--bundle", b, "tty")
 	e.assertNothingLeft("tty", "", b)
-}
-
-func holdsPathUnder(pid int, dirs ...string) bool {
-	base := "/proc/" + strconv.Itoa(pid)
-	links := []string{base + "/cwd"}
-	fds, _ := os.ReadDir(base + "/fd")
-	for _, fd := range fds {
-		links = append(links, base+"/fd/"+fd.Name())
-	}
-	for _, l := range links {
-		target, err := os.Readlink(l)
-		if err != nil {
-			continue
-		}
-		for _, d := range dirs {
-			if d != "" && strings.HasPrefix(target, d) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // An unprivileged user gets one clear line, not a permission error from

@@ -73,22 +73,12 @@ func TestExecDetachedWithPidFileAndProcessJSON(t *testing.T) {
 	if err != nil || !pidAlive(pid) {
 		t.Fatalf("pid file %q: exec'd process not alive", raw)
 	}
-	for i := 0; ; i++ {
-		if out, _, _ := e.berth("exec", "ex3", "cat", "/tmp/from-process-json"); strings.TrimSpace(out) == "json" {
-			break
-		}
-		if i > 100 {
-			t.Fatal("the process from process.json did not run with its env")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "the process from process.json to run with its env", func() bool {
+		out, _, _ := e.berth("exec", "ex3", "cat", "/tmp/from-process-json")
+		return strings.TrimSpace(out) == "json"
+	})
 	e.mustBerth("delete", "--force", "ex3")
-	for i := 0; pidAlive(pid); i++ {
-		if i > 100 {
-			t.Fatal("delete --force left the exec'd process alive")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, 5*time.Second, "delete --force to end the exec'd process", func() bool { return !pidAlive(pid) })
 }
 
 func TestExecRefusals(t *testing.T) {

@@ -8,9 +8,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,12 +34,17 @@ const busybox = "/bin/busybox"
 
 // env is one test's world: a state root and the bundles it made.
 type env struct {
-	t    *testing.T
-	root string // --root for every berth call of this test
+	t       *testing.T
+	root    string          // --root for every berth call of this test
+	bundles []string        // made by bundle, checked for mounts at the end
+	ids     map[string]bool // created or run by this test, checked for cgroups
 }
 
 // newEnv makes a state root and registers the cleanup that force-deletes
-// every container left in it and then checks that nothing leaked.
+// every container left in it and then checks that nothing leaked: no state,
+// no init process holding the root or a bundle, no mount under a bundle, and
+// no cgroup named after a container it made (checkNothingLeft). Being the
+// first cleanup registered, it runs after every cleanup the test adds.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
@@ -49,18 +56,75 @@ func newEnv(t *testing.T) *env {
 	if _, err := os.Stat(busybox); err != nil {
 		t.Fatalf("%s: %v (apt-get install busybox-static)", busybox, err)
 	}
-	e := &env{t: t, root: t.TempDir()}
+	e := &env{t: t, root: t.TempDir(), ids: map[string]bool{}}
 	t.Cleanup(func() {
 		ids, _, _ := e.berth("list", "-q")
 		for _, id := range strings.Fields(ids) {
 			e.berth("delete", "--force", id)
 		}
-		left, _ := os.ReadDir(e.root)
-		if len(left) > 0 {
-			t.Errorf("state root %s not empty after cleanup: %d entries", e.root, len(left))
-		}
+		e.checkNothingLeft()
 	})
 	return e
+}
+
+// checkNothingLeft is the end-of-test leak check of newEnv.
+func (e *env) checkNothingLeft() {
+	t := e.t
+	t.Helper()
+	if left, _ := os.ReadDir(e.root); len(left) > 0 {
+		t.Errorf("state root %s not empty after cleanup: %d entries", e.root, len(left))
+	}
+	dirs := append([]string{e.root}, e.bundles...)
+	if !waitUntil(5*time.Second, func() bool { return len(initProcesses(dirs...)) == 0 }) {
+		t.Errorf("berth init processes left behind: %v", initProcesses(dirs...))
+	}
+	for _, b := range e.bundles {
+		if n := mountsMentioning(t, b); n > 0 {
+			t.Errorf("%d mounts under bundle %s left behind", n, b)
+		}
+	}
+	for id := range e.ids {
+		if d := cgroupDirs(id); len(d) > 0 {
+			t.Errorf("cgroup of container %s left behind: %v", id, d)
+		}
+	}
+}
+
+// noteID remembers the container a create or run names (its last argument),
+// so that checkNothingLeft looks for its default cgroup.
+func (e *env) noteID(args []string) {
+	if len(args) < 2 || (args[0] != "create" && args[0] != "run") {
+		return
+	}
+	id := args[len(args)-1]
+	if validTestID.MatchString(id) && id != "." && id != ".." {
+		e.ids[id] = true
+	}
+}
+
+var validTestID = regexp.MustCompile(`^[A-Za-z0-9_.+-]{1,128}$`)
+
+// waitUntil polls cond every 10 ms until it holds or the timeout passes; it
+// reports whether it held. Use it instead of a fixed sleep.
+func waitUntil(timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitFor is waitUntil that fails the test, naming what never happened.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	if !waitUntil(timeout, cond) {
+		t.Fatalf("timed out after %v waiting for %s", timeout, what)
+	}
 }
 
 // berth runs the binary with this test's root; it returns stdout, stderr
@@ -73,6 +137,7 @@ func (e *env) berth(args ...string) (string, string, int) {
 // detached container inherits berth's stdio and would hold a pipe open.
 func (e *env) berthIn(stdin []byte, args ...string) (string, string, int) {
 	e.t.Helper()
+	e.noteID(args)
 	dir := e.t.TempDir()
 	files := make([]*os.File, 3)
 	for i, name := range []string{"stdin", "stdout", "stderr"} {
@@ -126,6 +191,7 @@ func (e *env) mustBerth(args ...string) string {
 func (e *env) bundle(args []string, edits ...func(*specs.Spec)) string {
 	e.t.Helper()
 	dir := e.t.TempDir()
+	e.bundles = append(e.bundles, dir)
 	bin := filepath.Join(dir, "rootfs", "bin")
 	for _, d := range []string{bin, filepath.Join(dir, "rootfs", "etc"), filepath.Join(dir, "rootfs", "tmp"),
 		filepath.Join(dir, "rootfs", "proc"), filepath.Join(dir, "rootfs", "sys"), filepath.Join(dir, "rootfs", "dev")} {
@@ -205,18 +271,16 @@ func (e *env) state(id string) map[string]any {
 // waitStatus polls until the container has the status, or fails.
 func (e *env) waitStatus(id, want string) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		out, errs, _ := e.berth("state", id)
-		var st map[string]any
+	var st map[string]any
+	var errs string
+	if !waitUntil(10*time.Second, func() bool {
+		var out string
+		out, errs, _ = e.berth("state", id)
+		st = nil
 		json.Unmarshal([]byte(out), &st)
-		if st["status"] == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.t.Fatalf("container %s: status %v, want %s (%s)", id, st["status"], want, errs)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return st["status"] == want
+	}) {
+		e.t.Fatalf("container %s: status %v, want %s (%s)", id, st["status"], want, errs)
 	}
 }
 
@@ -260,3 +324,102 @@ func newBerthCmd(e *env, args ...string) *exec.Cmd {
 
 // ptr is unsafe.Pointer for ioctl arguments.
 func ptr[T any](v *T) unsafe.Pointer { return unsafe.Pointer(v) }
+
+// expectRefused runs berth, wants a non-zero exit and exactly one line on
+// stderr containing each of want.
+func (e *env) expectRefused(want []string, args ...string) {
+	e.t.Helper()
+	out, errs, code := e.berth(args...)
+	if code == 0 {
+		e.t.Errorf("berth %v succeeded (%q); want a refusal", args, out)
+		return
+	}
+	if lines := strings.Split(strings.TrimRight(errs, "\n"), "\n"); len(lines) != 1 {
+		e.t.Errorf("berth %v: want one line of error, got %d: %q", args, len(lines), errs)
+	}
+	for _, w := range want {
+		if !strings.Contains(errs, w) {
+			e.t.Errorf("berth %v: error %q does not mention %q", args, errs, w)
+		}
+	}
+}
+
+// assertNothingLeft checks that no trace of container id remains: state
+// dir, cgroup (named cg), init process, or mount under the bundle.
+func (e *env) assertNothingLeft(id, cg, bundle string) {
+	e.t.Helper()
+	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+		e.t.Errorf("state dir of %s left behind", id)
+	}
+	if cg != "" {
+		if dirs := cgroupDirs(cg); len(dirs) > 0 {
+			e.t.Errorf("cgroup left behind: %v", dirs)
+		}
+	}
+	if bundle != "" && mountsMentioning(e.t, bundle) > 0 {
+		e.t.Errorf("mounts under %s left behind", bundle)
+	}
+	if pids := initProcesses(e.root, bundle); len(pids) > 0 {
+		e.t.Errorf("berth init processes left behind: %v", pids)
+	}
+}
+
+// initProcesses lists the host PIDs of "berth init" processes that hold a
+// file under one of dirs: this test's state root or bundles (other tests and tools may
+// run their own containers on the same machine).
+func initProcesses(dirs ...string) []int {
+	var out []int
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		pid, err := strconv.Atoi(ent.Name())
+		if err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		if string(cmd) == "berth\x00init\x00" && pidAlive(pid) && holdsPathUnder(pid, dirs...) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// holdsPathUnder reports whether the process has its cwd or an open file
+// under one of dirs.
+func holdsPathUnder(pid int, dirs ...string) bool {
+	base := "/proc/" + strconv.Itoa(pid)
+	links := []string{base + "/cwd"}
+	fds, _ := os.ReadDir(base + "/fd")
+	for _, fd := range fds {
+		links = append(links, base+"/fd/"+fd.Name())
+	}
+	for _, l := range links {
+		target, err := os.Readlink(l)
+		if err != nil {
+			continue
+		}
+		for _, d := range dirs {
+			if d != "" && strings.HasPrefix(target, d) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// waitFileContains waits until the file at path contains s.
+func waitFileContains(t *testing.T, path, s string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, fmt.Sprintf("%s to contain %q", path, s), func() bool {
+		data, _ := os.ReadFile(path)
+		return strings.Contains(string(data), s)
+	})
+}
+
+func readTrim(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return strings.TrimSpace(string(data))
+}

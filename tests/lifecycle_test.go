@@ -8,7 +8,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -90,17 +89,6 @@ func TestRunForwardsSignalsAndReportsSignalDeath(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d; output %q", tc.name, code, tc.want, data)
 		}
 	}
-}
-
-func waitFileContains(t *testing.T, path, s string) {
-	t.Helper()
-	for i := 0; i < 500; i++ {
-		if data, _ := os.ReadFile(path); strings.Contains(string(data), s) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("%s never contained %q", path, s)
 }
 
 func TestReadonlyBindMountRefusesWrites(t *testing.T) {

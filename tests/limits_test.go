@@ -56,20 +56,20 @@ func TestCPUQuotaThrottles(t *testing.T) {
 	e.mustBerth("run", "-d", "--bundle", b, "busy")
 	defer e.berth("delete", "--force", "busy")
 	stat := cgroupFile(cg, "cpu.stat", "cpu", "cpu.stat")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		data, _ := os.ReadFile(stat)
+	var data []byte
+	throttled := func() bool {
+		data, _ = os.ReadFile(stat)
 		for _, l := range strings.Split(string(data), "\n") {
-			if f := strings.Fields(l); len(f) == 2 && (f[0] == "nr_throttled") {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == "nr_throttled" {
 				if n, _ := strconv.Atoi(f[1]); n > 0 {
-					return
+					return true
 				}
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no throttling after 5 s at 50%% quota: %s", data)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return false
+	}
+	if !waitUntil(5*time.Second, throttled) {
+		t.Fatalf("no throttling after 5 s at 50%% quota: %s", data)
 	}
 }
 
