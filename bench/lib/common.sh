@@ -18,7 +18,7 @@ preflight() {
 	[ "${RUNTIMES[0]}" = berth ] || die "BENCH_RUNTIMES must start with berth"
 	[ -x "${BIN[berth]}" ] || die "${BIN[berth]} not found: run 'make berth' (or set BERTH)"
 	for t in "${RUNTIMES[@]:1}"; do
-		[ -n "${BIN[$t]:-}" ] || die "BENCH_RUNTIMES: unknown runtime '$t' (berth, runc, crun)"
+		[ -n "${BIN[$t]:-}" ] || die "BENCH_RUNTIMES: unknown runtime '$t' (berth, runc15, runc, crun)"
 		[ -x "${BIN[$t]}" ] || die "$t not found: apt-get install $t (or set ${t^^})"
 	done
 }
@@ -217,7 +217,7 @@ emit() {
 		done
 	} | jq -sc --arg key "$key" --arg name "$name" --arg unit "$unit" --arg note "$note" \
 		'{key: $key, name: $name, unit: $unit} + (map(del(.ratios)) | add) +
-		 {ratios: (map(.ratios // {}) | add), ratio: (map(.ratios // {}) | add | .["berth/runc"]),
+		 {ratios: (map(.ratios // {}) | add), ratio: (map(.ratios // {}) | add | (.["berth/runc15"] // .["berth/runc"])),
 		  note: (if $note == "" then null else $note end)}' \
 		>"$T/metrics/$(printf '%02d' "$(find "$T/metrics" -name '*.json' | wc -l)")-$key.json"
 }

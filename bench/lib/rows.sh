@@ -21,6 +21,27 @@ row_run() {
 		check_clean run "$rt"
 	done
 	emit run "run /bin/true" ms %.1f
+	for rt in "${RUNTIMES[@]}"; do RUN_MEDIAN[$rt]=${R_VAL[$rt]:-}; done
+}
+
+# 1b. The physical floor: the same namespaces, a chroot and an exec of the
+# workload with no runtime at all (util-linux's unshare), then each
+# runtime's `run` as a multiple of it. Needs row "run" before it.
+row_floor() {
+	local rt floor
+	say "== 1b/9 the floor: unshare -fpmuin chroot ROOTFS /bin/true (no runtime)"
+	reset_row
+	hf floor berth "exec unshare -fpmuin chroot $(q "$T/bundle/rootfs") /bin/true"
+	floor=${R_VAL[berth]:-}
+	for rt in "${RUNTIMES[@]}"; do R_VAL[$rt]=$floor R_ERR[$rt]=${R_ERR[berth]:-} R_DET[$rt]=${R_DET[berth]:-null}; done
+	emit floor "floor: unshare -fpmuin + chroot + exec" ms %.1f noratio \
+		"the same for every column: one measurement, no runtime"
+	reset_row
+	for rt in "${RUNTIMES[@]}"; do
+		[ -n "$floor" ] && [ -n "${RUN_MEDIAN[$rt]:-}" ] &&
+			R_VAL[$rt]=$(awk -v r="${RUN_MEDIAN[$rt]}" -v f="$floor" 'BEGIN { printf "%.2f", r / f }')
+	done
+	emit run_floor "  run / floor" x %.2f noratio "each runtime's run median over the floor's"
 }
 
 # 2. create + start + delete as three commands, as containerd drives a
