@@ -78,6 +78,15 @@ func Start(root, id string) error {
 	if st := c.Status(); st != specs.StateCreated {
 		return fmt.Errorf("%w: %s is %s", ErrNotCreated, id, st)
 	}
+	var notify *notifyListener
+	if c.NotifySocket != "" {
+		// Bound again here (create's listener went with its process),
+		// before the workload can run.
+		if notify, err = listenNotify(c.dir, c.NotifySocket); err != nil {
+			return err
+		}
+		defer notify.Close()
+	}
 	fifoPath := filepath.Join(c.dir, execFifo)
 	opened := make(chan *os.File, 1)
 	go func() {
@@ -116,6 +125,14 @@ func Start(root, id string) error {
 		return fmt.Errorf("start %s: %s", id, data[1:])
 	}
 	c.runPoststart()
+	if notify != nil {
+		// As runc: start returns once the workload said READY=1, which
+		// goes to systemd with MAINPID=; others may lock meanwhile.
+		c.Unlock()
+		if err := notify.forward(c.InitPID, true); err != nil {
+			return fmt.Errorf("%s: sd_notify: %w", id, err)
+		}
+	}
 	return nil
 }
 

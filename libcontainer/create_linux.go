@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -50,6 +51,7 @@ type InitProcess struct {
 	cg        *cgroups.Manager // the container's cgroup, for a "join" request (create only)
 	cmd       *exec.Cmd
 	sock      *syncSocket
+	notify    *notifyListener // in the foreground under systemd's NOTIFY_SOCKET
 }
 
 // Create sets a container up from its bundle and leaves its init waiting for
@@ -77,15 +79,29 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	defer func() {
 		if err != nil {
 			closeNetNS(cr.netns)
+			p.notify.Close()
 			p.abort(cr.cg)
 			p = nil
 		}
 	}()
+	if cr.notifyHost != "" {
+		// The directory init binds in; in the foreground the socket too,
+		// before the workload can run: it may notify at once (otherwise
+		// `start` binds it).
+		if err := makeNotifyDir(c.dir); err != nil {
+			return p, err
+		}
+		if opts.Foreground {
+			if p.notify, err = listenNotify(c.dir, cr.notifyHost); err != nil {
+				return p, err
+			}
+		}
+	}
 	b := cr.bundle
 	c.State = State{
 		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
-		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw,
+		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
 	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
@@ -142,6 +158,9 @@ type creation struct {
 	cg       *cgroups.Manager
 	unified  *os.File         // the hybrid host's unified cgroup to start init in, or nil
 	netns    chan netnsResult // the network namespace made for init (netns_linux.go), or nil
+	// notifyHost is systemd's NOTIFY_SOCKET: the container gets its own
+	// (notify_linux.go).
+	notifyHost string
 }
 
 func resolve(opts CreateOpts) (*creation, error) {
@@ -165,6 +184,14 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	cr := &creation{opts: opts, bundle: b}
+	if cr.notifyHost = hostNotifySocket(); cr.notifyHost != "" && b.Spec.Process != nil {
+		root, err := filepath.Abs(opts.Root)
+		if err != nil {
+			return nil, fmt.Errorf("state root: %w", err)
+		}
+		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
+		b.Raw = nil
+	}
 	if cr.ns, err = planNamespaces(b.Spec); err != nil {
 		return nil, err
 	}
@@ -415,6 +442,15 @@ func (p *InitProcess) Start() error {
 	}
 	if !p.exec {
 		p.Container.runPoststart()
+	}
+	if n := p.notify; n != nil {
+		// For as long as the workload lives: READY=1, STATUS=, WATCHDOG=1...
+		go func() {
+			if err := n.forward(p.Pid, false); err != nil {
+				logs.Warn(fmt.Errorf("sd_notify: %w", err))
+			}
+			n.Close()
+		}()
 	}
 	return nil
 }

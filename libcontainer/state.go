@@ -41,6 +41,9 @@ type State struct {
 	// CgroupPaths maps a controller ("" for the unified hierarchy) to the
 	// container's cgroup directory on the host.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// NotifySocket is systemd's NOTIFY_SOCKET at create: `start` forwards
+	// the workload's sd_notify messages there (notify_linux.go).
+	NotifySocket string `json:"notifySocket,omitempty"`
 	// Config is the spec the container was created from, so that no later
 	// command needs to read config.json again. It is stored as RawConfig
 	// and decoded on first use (stateconfig.go): use spec() or summary().
