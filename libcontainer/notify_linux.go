@@ -19,10 +19,16 @@ import (
 // <root>/<id>/notify/notify.sock, bind-mounts that directory at
 // containerNotifyDir and names the socket in the workload's NOTIFY_SOCKET.
 // Whoever starts the workload (`run`, or `start` after `create`) reads what
-// the workload sends and forwards the known assignments to systemd's socket,
-// with MAINPID= set to the workload's host pid next to READY=1. berth itself
-// never sends READY=1 on its own: the unit stays "activating" until the
-// workload says it is ready.
+// the workload sends and forwards the known assignments to systemd's socket.
+// berth itself never sends READY=1 on its own: the unit stays "activating"
+// until the workload says it is ready.
+//
+// MAINPID: `run --detach` and `start` return once READY=1 is forwarded, and
+// add MAINPID= with the workload's host pid to it, since berth is gone after
+// that. A foreground `run` stays the unit's main process and sends no
+// MAINPID: its exit code is the workload's (what Restart= reads), and its
+// delete of the container must not be cut short by systemd's stop of a
+// service whose "main" process already exited.
 const (
 	notifyDirName      = "notify"
 	notifySockName     = "notify.sock"
@@ -98,13 +104,18 @@ func (l *notifyListener) Close() {
 	}
 }
 
-// forward passes what the workload (host pid mainPid) sends on to systemd
-// until the workload exits or, with untilReady, until it has sent READY=1.
-// It returns errNotReady when untilReady and the workload exited first.
-func (l *notifyListener) forward(mainPid int, untilReady bool) error {
-	pidfd, err := unix.PidfdOpen(mainPid, 0)
+// forward passes what the workload (host pid pid) sends on to systemd until
+// the workload exits or, with detached, until it has sent READY=1, which
+// then carries MAINPID=pid. It returns errNotReady when detached and the
+// workload exited first.
+func (l *notifyListener) forward(pid int, detached bool) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return fmt.Errorf("workload %d: %w", mainPid, os.NewSyscallError("pidfd_open", err))
+		return fmt.Errorf("workload %d: %w", pid, os.NewSyscallError("pidfd_open", err))
+	}
+	mainPid := 0
+	if detached {
+		mainPid = pid
 	}
 	defer unix.Close(pidfd)
 	out, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -131,14 +142,14 @@ func (l *notifyListener) forward(mainPid int, untilReady bool) error {
 				if err := unix.Sendto(out, []byte(msg), 0, to); err != nil {
 					return fmt.Errorf("NOTIFY_SOCKET %s: %w", l.host, os.NewSyscallError("sendto", err))
 				}
-				if ready && untilReady {
+				if ready && detached {
 					return nil
 				}
 			}
 			continue // drain the socket before looking at the workload
 		}
 		if fds[1].Revents != 0 {
-			if untilReady {
+			if detached {
 				return errNotReady
 			}
 			return nil
@@ -149,7 +160,7 @@ func (l *notifyListener) forward(mainPid int, untilReady bool) error {
 var errNotReady = errors.New("the workload exited before it sent READY=1")
 
 // filterNotify keeps the assignments systemd should see, one a line, and
-// adds MAINPID= after READY=1; ready reports READY=1.
+// adds MAINPID= after READY=1 unless mainPid is 0; ready reports READY=1.
 func filterNotify(msg string, mainPid int) (out string, ready bool) {
 	var b strings.Builder
 	for _, line := range strings.Split(msg, "\n") {
@@ -161,7 +172,7 @@ func filterNotify(msg string, mainPid int) (out string, ready bool) {
 			}
 		}
 	}
-	if ready {
+	if ready && mainPid != 0 {
 		b.WriteString("MAINPID=" + strconv.Itoa(mainPid) + "\n")
 	}
 	return b.String(), ready

@@ -1,6 +1,9 @@
 package libcontainer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFilterNotify(t *testing.T) {
 	for _, tc := range []struct {
@@ -18,6 +21,9 @@ func TestFilterNotify(t *testing.T) {
 		{"", "", false},
 	} {
 		got, ready := filterNotify(tc.in, 7)
+		if fg, _ := filterNotify(tc.in, 0); strings.Contains(fg, "MAINPID") {
+			t.Errorf("filterNotify(%q, 0) = %q: MAINPID in the foreground", tc.in, fg)
+		}
 		if got != tc.want || ready != tc.ready {
 			t.Errorf("filterNotify(%q) = %q, %v; want %q, %v", tc.in, got, ready, tc.want, tc.ready)
 		}
