@@ -33,11 +33,12 @@ var killCommand = &cli.Command{
 	},
 }
 
-// parseSignal accepts a number, "KILL", "SIGKILL" or "sigkill".
+// parseSignal accepts a number (0 checks that the process exists, as with
+// kill(2)), "KILL", "SIGKILL" or "sigkill".
 func parseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("kill: signal %d is out of range 1-64", n)
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("kill: signal %d is out of range 0-64", n)
 		}
 		return unix.Signal(n), nil
 	}

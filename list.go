@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -28,7 +29,13 @@ var listCommand = &cli.Command{
 		if format != "table" && format != "json" {
 			return fmt.Errorf("list: --format %q: must be table or json", format)
 		}
-		ctrs, errs := libcontainer.List(c.String("root"))
+		ctrs, errs, err := libcontainer.List(c.String("root"))
+		// As runc 1.2 and later: a default root that does not exist yet
+		// holds no containers; a --root that does not exist is an error
+		// (most likely a typo).
+		if err != nil && (!errors.Is(err, os.ErrNotExist) || c.IsSet("root")) {
+			return err
+		}
 		for _, err := range errs {
 			logs.Warn(err)
 		}

@@ -12,9 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
-	"github.com/berth-project/berth/internal/linux"
 	"github.com/berth-project/berth/internal/logs"
-	"github.com/berth-project/berth/rootfs"
 )
 
 // Status derives the container's status from the system, never from what
@@ -50,11 +48,10 @@ func (c *Container) lockedByOther() bool {
 	return errors.Is(err, ErrLocked)
 }
 
+// cgroup is checkedCgroup for callers that only look: nil when no cgroup
+// is recorded or the recorded one is refused.
 func (c *Container) cgroup() *cgroups.Manager {
-	if len(c.CgroupPaths) == 0 {
-		return nil
-	}
-	cg, err := cgroups.Load(c.CgroupPaths)
+	cg, err := c.checkedCgroup()
 	if err != nil {
 		return nil
 	}
@@ -143,132 +140,4 @@ func (c *Container) runPoststart() {
 			logs.Warn(err)
 		}
 	}
-}
-
-// Signal sends sig to the container's init, or with all to every process in
-// its cgroup.
-func Signal(root, id string, sig unix.Signal, all bool) error {
-	c, err := Load(root, id)
-	if err != nil {
-		return err
-	}
-	st := c.Status()
-	if st == specs.StateStopped || st == specs.StateCreating {
-		return fmt.Errorf("%w: %s is %s", ErrNotRunning, id, st)
-	}
-	if all {
-		return c.signalAll(sig)
-	}
-	fd, err := c.openInit()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(fd)
-	return linux.PidfdSendSignal(fd, sig)
-}
-
-// signalAll signals every process of the container's cgroup. A frozen
-// cgroup is thawed after a SIGKILL so that the processes can die.
-func (c *Container) signalAll(sig unix.Signal) error {
-	cg := c.cgroup()
-	if cg == nil {
-		return fmt.Errorf("%s: no cgroup recorded: cannot find all its processes", c.ID)
-	}
-	if sig == unix.SIGKILL && cg.Kill() {
-		return nil // the kernel killed them all, frozen or not, with no race
-	}
-	pids, err := cg.Pids()
-	if err != nil {
-		return fmt.Errorf("list processes of %s: %w", c.ID, err)
-	}
-	for _, pid := range pids {
-		unix.Kill(pid, sig)
-	}
-	if sig == unix.SIGKILL {
-		cg.Thaw()
-	}
-	return nil
-}
-
-// Delete removes a container: its processes (only with force unless it is
-// stopped or merely created), its cgroup and its state directory. With
-// force it also removes a container whose state file is unreadable.
-//
-// With force, a container that does not exist is not an error: the caller
-// wants it gone, and it is (containerd's shims and podman rely on this, as
-// with runc).
-func Delete(root, id string, force bool) error {
-	checkpoint("delete:begin")
-	c, err := Load(root, id)
-	if force && errors.Is(err, ErrNotExist) {
-		return nil
-	}
-	if err != nil && !(force && errors.Is(err, ErrCorruptState)) {
-		return err
-	}
-	if err := c.Lock(false); err != nil {
-		return err
-	}
-	defer c.Unlock()
-	if err := c.reload(); err != nil {
-		if !(force && errors.Is(err, ErrCorruptState)) {
-			return err
-		}
-		return os.RemoveAll(c.dir) // nothing readable to undo
-	}
-	switch st := c.Status(); st {
-	case specs.StateRunning, StatePaused:
-		if !force {
-			return fmt.Errorf("%w: cannot delete %s: it is %s (stop it first, or use --force)", ErrNotStopped, id, st)
-		}
-	}
-	return c.destroy()
-}
-
-// destroy kills whatever still runs, waits for it, removes the cgroup and
-// the state directory. Preconditions: lock held.
-func (c *Container) destroy() error {
-	if fd, err := c.openInit(); err == nil {
-		linux.PidfdSendSignal(fd, unix.SIGKILL)
-		waitGone(fd, 5000)
-		unix.Close(fd)
-	}
-	checkpoint("delete:killed")
-	if cg := c.cgroup(); cg != nil {
-		if cg.Exists() {
-			c.signalAll(unix.SIGKILL)
-		}
-		// Also when only some directories were made (a create killed
-		// early): Destroy skips the ones that are not there.
-		if err := removeCgroup(cg); err != nil {
-			return err
-		}
-		checkpoint("delete:cgroup-removed")
-	}
-	summary := c.summary()
-	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
-		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		return fmt.Errorf("remove state %s: %w", c.dir, err)
-	}
-	checkpoint("delete:done")
-	if summary != nil {
-		for _, err := range warnHooks(summary.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
-			logs.Warn(err)
-		}
-	}
-	return nil
-}
-
-// removeCgroup retries while killed processes are still leaving the cgroup.
-func removeCgroup(cg *cgroups.Manager) error {
-	var err error
-	for i := 0; i < 100; i++ {
-		if err = cg.Destroy(); err == nil {
-			return nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return err
 }

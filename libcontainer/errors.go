@@ -10,9 +10,10 @@ var (
 	ErrNotExist     = errors.New("container does not exist")
 	ErrNotCreated   = errors.New("container is not in the created state")
 	ErrNotStopped   = errors.New("container is not stopped")
-	ErrNotRunning   = errors.New("container is not running")
+	ErrNotRunning   = errors.New("container not running") // runc's text: containerd's shim matches it
 	ErrInvalidSpec  = errors.New("invalid configuration")
 	ErrLocked       = errors.New("container is being modified by another berth process")
 	ErrCorruptState = errors.New("container state is unreadable")
+	ErrUntrusted    = errors.New("refusing to trust container state")
 	ErrRootless     = errors.New("rootless containers are not supported yet: run berth as root")
 )

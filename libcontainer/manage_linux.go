@@ -8,8 +8,9 @@ import (
 	"github.com/berth-project/berth/cgroups"
 )
 
-// loadRunning loads a container, locks it, and returns its cgroup; it fails
-// unless the container's status is one of want.
+// loadWithCgroup loads a container, locks it, and returns its cgroup; it
+// fails unless the container's status is one of want. A stopped container
+// may have none (nil).
 func loadWithCgroup(root, id string, want ...specs.ContainerState) (*Container, *cgroups.Manager, error) {
 	c, err := Load(root, id)
 	if err != nil {
@@ -31,10 +32,13 @@ func loadWithCgroup(root, id string, want ...specs.ContainerState) (*Container, 
 		c.Unlock()
 		return nil, nil, fmt.Errorf("%w: %s is %s", ErrNotRunning, id, st)
 	}
-	cg := c.cgroup()
-	if cg == nil {
+	cg, err := c.checkedCgroup()
+	if err == nil && cg == nil && st != specs.StateStopped {
+		err = fmt.Errorf("%s: no cgroup recorded", id)
+	}
+	if err != nil {
 		c.Unlock()
-		return nil, nil, fmt.Errorf("%s: no cgroup recorded", id)
+		return nil, nil, err
 	}
 	return c, cg, nil
 }
@@ -59,13 +63,21 @@ func Resume(root, id string) error {
 	return cg.Freeze(false)
 }
 
-// Pids lists the host PIDs of every process in the container.
+// Pids lists the host PIDs of every process in the container. A stopped
+// container has none, or what is left in its cgroup (as runc: `ps` prints
+// an empty table for it).
 func Pids(root, id string) ([]int, error) {
-	c, cg, err := loadWithCgroup(root, id, specs.StateCreated, specs.StateRunning, StatePaused)
+	c, cg, err := loadWithCgroup(root, id, specs.StateCreated, specs.StateRunning, StatePaused, specs.StateStopped)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Unlock()
+	if c.Status() == specs.StateStopped && (cg == nil || !cg.Exists()) {
+		return nil, nil
+	}
+	if cg == nil {
+		return nil, fmt.Errorf("%s: no cgroup recorded", id)
+	}
 	return cg.Pids()
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,6 +69,9 @@ func createDir(root, id string) (*Container, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))
 	}
+	if err := checkTrustedDir("state root", root, true); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(root, id)
 	if err := os.Mkdir(dir, 0o711); err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -90,6 +94,9 @@ func Load(root, id string) (*Container, error) {
 		return nil, err
 	}
 	c := &Container{dir: filepath.Join(root, id), State: State{ID: id}}
+	if err := checkTrusted(root, c.dir); err != nil {
+		return nil, err
+	}
 	if err := c.reload(); err != nil {
 		return c, err
 	}
@@ -99,7 +106,7 @@ func Load(root, id string) (*Container, error) {
 // reload re-reads state.json. A directory without a state file is a create
 // in progress (or one that died before writing it): it loads with InitPID 0.
 func (c *Container) reload() error {
-	data, err := os.ReadFile(filepath.Join(c.dir, stateFile))
+	data, err := readNoFollow(filepath.Join(c.dir, stateFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if _, derr := os.Stat(c.dir); derr != nil {
@@ -118,6 +125,16 @@ func (c *Container) reload() error {
 	}
 	c.State = st
 	return nil
+}
+
+// readNoFollow reads a file that must not be a symlink (ELOOP otherwise).
+func readNoFollow(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // Lock takes the container's flock. With nonblock it fails with ErrLocked
@@ -214,13 +231,18 @@ func (c *Container) Dir() string { return c.dir }
 
 // List loads every container under root. Entries that cannot be read are
 // returned with their error so that `list` can show them instead of failing.
-func List(root string) ([]*Container, []error) {
+// The last result is about the root itself; one that does not exist is an
+// error wrapping os.ErrNotExist.
+func List(root string) ([]*Container, []error, error) {
+	if err := checkTrustedDir("state root", root, true); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			err = fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))
+		}
+		return nil, nil, err
+	}
 	ents, err := os.ReadDir(root)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil
-		}
-		return nil, []error{fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))}
+		return nil, nil, fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))
 	}
 	var out []*Container
 	var errs []error
@@ -238,7 +260,7 @@ func List(root string) ([]*Container, []error) {
 		}
 		out = append(out, c)
 	}
-	return out, errs
+	return out, errs, nil
 }
 
 // StatePaused is the status runc reports for a frozen container; the
