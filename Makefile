@@ -9,7 +9,7 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 GOFLAGS_BUILD := -trimpath -buildvcs=false -tags osusergo,netgo
 
-.PHONY: all berth test unit fuzz integration conformance clients vm-test bench demo clean deps
+.PHONY: all berth test unit fuzz integration conformance clients vm-test test-systemd bench demo clean deps
 
 all: berth
 
@@ -92,6 +92,11 @@ clients-runc:
 vm-test test-v2: berth
 	tests/vm/run.sh -- sh -c 'BERTH_BINARY=$(CURDIR)/berth go test -count=1 -timeout 20m ./tests/...'
 
+
+# berth as a systemd unit's main process, in the cgroup v2 guest with the
+# host's systemd as PID 1 (tests/systemd/run.sh; docs/systemd.md).
+test-systemd: berth
+	tests/systemd/run.sh
 
 demo: berth
 	./scripts/demo.sh

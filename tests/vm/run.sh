@@ -17,6 +17,8 @@
 #   VM_ENV      names of host variables to pass to CMD, e.g. "CI BERTH_BINARY"
 #   VM_CACHE    where the initramfs is cached (default /var/cache/berth-vm)
 #   VM_QUIET=1  hide the kernel's and the harness's own messages
+#   VM_SYSTEMD=1  boot systemd (the host's) as the guest's PID 1; CMD runs
+#               as a service of it (tests/systemd)
 #
 # Exit codes: CMD's; 124 on timeout; 125 when the VM itself failed.
 set -euo pipefail
@@ -114,6 +116,9 @@ fi
 # no cgroup v1 at all; no reboot loop: a panic ends qemu (-no-reboot).
 append="console=ttyS0 edd=off panic=-1 cgroup_no_v1=all berthvm_job=$jobdir/job.sh"
 append="$append $( [ "${VM_QUIET:-}" = 1 ] && echo "quiet loglevel=0" || echo "loglevel=4")"
+if [ "${VM_SYSTEMD:-}" = 1 ]; then
+  append="$append berthvm_systemd=1 systemd.unit=berth-vm.target systemd.show_status=0"
+fi
 
 say "booting $kver (TCG, ${mem} MiB, $cpus CPUs, timeout ${timeout_s}s): $*"
 start=$(date +%s)
