@@ -149,3 +149,109 @@ func TestExecWithDacOverride(t *testing.T) {
 		t.Fatalf("uid 1000 without CAP_DAC_OVERRIDE ran a 0700 root file: %q", out)
 	}
 }
+
+// withUserNS gives the container a user namespace mapping 0 to host 200000,
+// and lets that uid reach the bundle.
+func withUserNS(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+}
+
+func openBundle(b string) {
+	os.Chmod(b, 0o755)
+	os.Chmod(filepath.Dir(b), 0o755)
+}
+
+// linux.timeOffsets are in the time namespace before the workload runs,
+// with and without a user namespace; exec enters the container's time
+// namespace and sees the same offsets.
+func TestTimeOffsetsRunAndExec(t *testing.T) {
+	timens := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
+		s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"monotonic": {Secs: 1000}, "boottime": {Secs: 2000, Nanosecs: 7}}
+	}
+	const script = "tr -s ' ' < /proc/self/timens_offsets | sort; readlink /proc/self/ns/time"
+	for name, edits := range map[string][]func(*specs.Spec){
+		"plain":  {timens},
+		"userns": {timens, withUserNS},
+	} {
+		e := newEnv(t)
+		b := e.bundle([]string{"sh", "-c", script}, edits...)
+		openBundle(b)
+		out, code := e.run("h7-timens-"+name, b)
+		want := "boottime 2000 7 monotonic 1000 0 "
+		if f := strings.Fields(out); code != 0 || len(f) != 7 || strings.Join(f[:6], " ")+" " != want {
+			t.Errorf("%s: run: %q (exit %d), want offsets %q", name, out, code, want)
+		}
+		e.editSpec(b, func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} })
+		id := "h7-timens-x-" + name
+		e.mustBerth("run", "--detach", "--bundle", b, id)
+		e.waitStatus(id, "running")
+		pid := int(e.state(id)["pid"].(float64))
+		initNS, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/time")
+		initMnt, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+		out, errs, code := e.berth("exec", id, "sh", "-c", script+"; readlink /proc/self/ns/mnt")
+		if f := strings.Fields(out); code != 0 || len(f) != 8 || strings.Join(f[:6], " ")+" " != want || f[6] != initNS || f[7] != initMnt {
+			t.Errorf("%s: exec: %q (exit %d, %s), want offsets %q and init's namespaces %s %s", name, out, code, errs, want, initNS, initMnt)
+		}
+		e.mustBerth("delete", "--force", id)
+	}
+}
+
+// joinUserNSOf makes the container join the user namespace of pid, with no
+// mappings of its own.
+func joinUserNSOf(pid int) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		setNSPath(s, specs.UserNamespace, "/proc/"+strconv.Itoa(pid)+"/ns/user")
+		s.Linux.UIDMappings, s.Linux.GIDMappings = nil, nil
+	}
+}
+
+// A container that joins another's user namespace by path is left created
+// by create (init can still open the exec FIFO after the join), and start
+// runs it, in that namespace.
+func TestJoinUserNamespaceByPathCreateStart(t *testing.T) {
+	e := newEnv(t)
+	a := e.bundle([]string{"sleep", "1000"}, withUserNS)
+	openBundle(a)
+	e.mustBerth("run", "--detach", "--bundle", a, "h7-userns-a")
+	e.waitStatus("h7-userns-a", "running")
+	apid := int(e.state("h7-userns-a")["pid"].(float64))
+	userNS, _ := os.Readlink("/proc/" + strconv.Itoa(apid) + "/ns/user")
+
+	b := e.bundle([]string{"sleep", "1000"}, joinUserNSOf(apid))
+	openBundle(b)
+	e.mustBerth("create", "--bundle", b, "h7-userns-b")
+	if st := e.state("h7-userns-b")["status"]; st != "created" {
+		t.Fatalf("after create: status %v, want created", st)
+	}
+	e.mustBerth("start", "h7-userns-b")
+	e.waitStatus("h7-userns-b", "running")
+	out := e.mustBerth("exec", "h7-userns-b", "sh", "-c", "readlink /proc/self/ns/user; readlink /proc/1/ns/user; tr -s ' ' < /proc/self/uid_map")
+	if f := strings.Fields(out); len(f) != 5 || f[0] != userNS || f[1] != userNS || f[3] != "200000" {
+		t.Fatalf("exec in the joined user namespace: %q, want %s (0 -> 200000) for both", out, userNS)
+	}
+}
+
+// Joining a user namespace together with a network namespace that this
+// user namespace does not own (one of the host's) works: that one is
+// joined before the user namespace, as runc does.
+func TestJoinUserAndForeignNetworkNamespace(t *testing.T) {
+	e := newEnv(t)
+	a := e.bundle([]string{"sleep", "1000"}, withUserNS)
+	openBundle(a)
+	e.mustBerth("run", "--detach", "--bundle", a, "h7-userns-c")
+	e.waitStatus("h7-userns-c", "running")
+	apid := int(e.state("h7-userns-c")["pid"].(float64))
+	netns := newNetns(t)
+	b := e.bundle([]string{"sh", "-c", "ip -o link | grep -c berthv0@; readlink /proc/self/ns/user"}, joinUserNSOf(apid), func(s *specs.Spec) {
+		setNSPath(s, specs.NetworkNamespace, netns)
+	})
+	openBundle(b)
+	userNS, _ := os.Readlink("/proc/" + strconv.Itoa(apid) + "/ns/user")
+	out, code := e.run("h7-userns-d", b)
+	if f := strings.Fields(out); code != 0 || len(f) != 2 || f[0] != "1" || f[1] != userNS {
+		t.Fatalf("run joining a user namespace and the host-owned network namespace %s: %q (exit %d), want its veth and %s", netns, out, code, userNS)
+	}
+}
