@@ -57,7 +57,7 @@ func TestStartContainerHookRunsUnderSeccomp(t *testing.T) {
 			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/mkdir", Args: []string{"mkdir", "/hookdir"}}}}
 		})
 		out, code := e.run("h7-scmp-hook", b)
-		if _, err := os.Stat(filepath.Join(b, "rootfs", "hookdir")); err == nil || code == 0 {
+		if _, err := os.Stat(filepath.Join(b, "rootfs", "hookdir")); err == nil || code == 0 || !strings.Contains(out, "Operation not permitted") {
 			t.Errorf("noNewPrivileges %v: a startContainer hook ran mkdir despite the filter: exit %d: %q", nnp, code, out)
 		}
 	}
