@@ -215,9 +215,10 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if cr.listener != nil {
 		named[fdSeccompListener] = cr.listener
 	}
+	var fifo *os.File
 	if !opts.Foreground {
-		fifo, err := makeExecFifo(c.dir, spec)
-		if err != nil {
+		var err error
+		if fifo, err = makeExecFifo(c.dir, spec); err != nil {
 			return err
 		}
 		defer fifo.Close()
@@ -240,6 +241,9 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		return err
 	}
 	checkpoint("create:spawned")
+	if err := chownForJoinedUserNS(fifo, spec, c.InitPID); err != nil {
+		return err
+	}
 	// The cgroup's directories must exist before init mounts them.
 	cgErr := <-cgReady
 	cgReady <- cgErr // for Create's deferred wait

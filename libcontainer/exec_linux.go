@@ -90,7 +90,10 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		defer listener.Close()
 		named[fdSeccompListener] = listener
 	}
-	ns := joinAll(&spec, c.InitPID)
+	ns, err := joinAll(&spec, c.InitPID)
+	if err != nil {
+		return nil, err
+	}
 	p = &InitProcess{Container: c, exec: true, noWait: opts.PidFile == ""}
 	defer func() {
 		if err != nil {
@@ -170,10 +173,12 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 }
 
 // joinAll is an nsSetup that joins every namespace the container has,
-// through its init's /proc entries.
-func joinAll(spec *specs.Spec, initPID int) nsSetup {
+// through its init's /proc entries. It never falls back to joining none:
+// the process would run in the host's namespaces.
+func joinAll(spec *specs.Spec, initPID int) (nsSetup, error) {
 	joined := *spec.Linux
 	joined.Namespaces = nil
+	joined.TimeOffsets = nil // the container's time namespace has them already
 	for _, n := range spec.Linux.Namespaces {
 		joined.Namespaces = append(joined.Namespaces, specs.LinuxNamespace{
 			Type: n.Type, Path: "/proc/" + strconv.Itoa(initPID) + "/ns/" + nsProcName[n.Type],
@@ -181,8 +186,11 @@ func joinAll(spec *specs.Spec, initPID int) nsSetup {
 	}
 	s := *spec
 	s.Linux = &joined
-	ns, _ := planNamespaces(&s) // paths exist: init was just seen alive
-	return ns
+	ns, err := planNamespaces(&s)
+	if err == nil && len(joined.Namespaces) > 0 && ns.env == nil {
+		err = fmt.Errorf("exec: no namespace of %d to join", initPID)
+	}
+	return ns, err
 }
 
 // execProcess builds the exec'd process from --process or from the

@@ -62,12 +62,21 @@ func hooksOf(h *specs.Hooks, point string) []specs.Hook {
 // container's state as JSON on stdin. It stops at the first failure.
 // (warnHooks is the variant for points where a failure is only a warning.)
 func runHooks(h *specs.Hooks, state *specs.State, points ...string) error {
+	return runHooksEnv(h, state, nil, points...)
+}
+
+// runHooksEnv is runHooks where a hook without an env of its own gets env:
+// startContainer hooks get the process's (process.env), as in runc 1.5.
+func runHooksEnv(h *specs.Hooks, state *specs.State, env []string, points ...string) error {
 	data, err := json.Marshal(state)
 	if err != nil {
 		return err
 	}
 	for _, point := range points {
 		for i, hook := range hooksOf(h, point) {
+			if hook.Env == nil {
+				hook.Env = env
+			}
 			if err := runHook(hook, data); err != nil {
 				return fmt.Errorf("%s hook #%d (%s): %w", point, i, hook.Path, err)
 			}

@@ -154,6 +154,11 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 			return fmt.Errorf("init protocol: waiting for hooks: %v %q", err, msg.Type)
 		}
 	}
+	// createContainer hooks run in the container's root, as in runc: a
+	// hook may use paths relative to it.
+	if err := unix.Chdir(plan.Rootfs); err != nil {
+		return &os.PathError{Op: "chdir", Path: plan.Rootfs, Err: err}
+	}
 	if err := runHooks(spec.Hooks, plan.State, hookCreateContainer); err != nil {
 		return err
 	}
@@ -233,14 +238,16 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	}
 	// From here, a failure goes to whoever started us: `berth start` reads
 	// the FIFO to its end (which comes at execve, by close-on-exec).
-	if plan.State != nil && !plan.Exec {
-		plan.State.Status = specs.StateRunning
-		err = runHooks(spec.Hooks, plan.State, hookStartContainer)
-	}
-	// With no_new_privs the filter goes on last, so that as few syscalls as
-	// possible (none of berth's setup) run under it.
-	if err == nil && plan.Seccomp != nil && proc.NoNewPrivileges {
+	// With no_new_privs the filter goes on after the wait for start, so
+	// that as few syscalls as possible (none of berth's setup) run under
+	// it; but before the startContainer hooks, which run under the
+	// workload's filter, as in runc.
+	if plan.Seccomp != nil && proc.NoNewPrivileges {
 		err = loadSeccomp(plan)
+	}
+	if err == nil && plan.State != nil && !plan.Exec {
+		plan.State.Status = specs.StateRunning
+		err = runHooksEnv(spec.Hooks, plan.State, env, hookStartContainer)
 	}
 	if err == nil {
 		checkpoint("init:exec")
@@ -280,8 +287,9 @@ func setProcessAttrs(spec *specs.Spec) error {
 // dropPrivileges takes the process to its final identity, in runc's order
 // (which matters for security): seccomp first when it needs CAP_SYS_ADMIN,
 // the bounding set while CAP_SETPCAP is held, the user switch with the
-// permitted set kept, the final capability sets, then cwd (entered as the
-// user), no_new_privs and the AppArmor profile for execve.
+// permitted set kept, the final capability sets, then no_new_privs and the
+// AppArmor profile for execve. cwd is entered before the user switch (or,
+// refused there, after it).
 func dropPrivileges(plan *Plan, cwd int) error {
 	proc := plan.Spec.Process
 	// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
@@ -302,16 +310,24 @@ func dropPrivileges(plan *Plan, cwd int) error {
 	if err := caps.dropBounding(); err != nil {
 		return err
 	}
+	// cwd while still root, as runc does: a cwd that root can enter and
+	// the user cannot (/root, for uid 1000) works. Refused, it is tried
+	// again as the user, who may own a directory root cannot enter (a
+	// rootless or NFS volume).
+	cwdErr := unix.Fchdir(cwd)
+	if cwdErr != nil && !errors.Is(cwdErr, unix.EACCES) && !errors.Is(cwdErr, unix.EPERM) {
+		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", cwdErr))
+	}
 	if err := switchUser(proc); err != nil {
 		return err
 	}
 	if err := caps.apply(); err != nil {
 		return err
 	}
-	// cwd after the user switch, so that the user's permission to enter it
-	// is checked.
-	if err := unix.Fchdir(cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
+	if cwdErr != nil {
+		if err := unix.Fchdir(cwd); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
+		}
 	}
 	if proc.NoNewPrivileges {
 		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -3,7 +3,6 @@ package libcontainer
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -57,11 +56,8 @@ func planNamespaces(spec *specs.Spec) (nsSetup, error) {
 		ns.cloneFlags = newFlags
 		return ns, nil
 	}
-	// The user namespace is joined first: it grants the rights to join
-	// (and create) the others.
-	sort.SliceStable(joins, func(i, j int) bool {
-		return joins[i].Type == specs.UserNamespace && joins[j].Type != specs.UserNamespace
-	})
+	// nsenter orders the joins: those the caller may join, the user
+	// namespace, then those it grants (join_all in nsenter.c).
 	var join strings.Builder
 	for _, n := range joins {
 		fmt.Fprintf(&join, "%d %s\n", nsFlag[n.Type], n.Path)
@@ -141,4 +137,47 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 		return fmt.Errorf("linux.gidMappings: %w", unwrapPathErr(err))
 	}
 	return nil
+}
+
+// chownForJoinedUserNS gives the exec FIFO to the process user's host ids
+// when the container joins a user namespace by path: makeExecFifo could not
+// know them (linux.uidMappings is empty then), and init, in that namespace,
+// could not reopen a FIFO of host root's (EACCES). pid is init's, already
+// in the namespace, so its maps are the namespace's. A nil fifo (run in the
+// foreground) needs nothing.
+func chownForJoinedUserNS(fifo *os.File, spec *specs.Spec, pid int) error {
+	if fifo == nil || nsPath(spec, specs.UserNamespace) == "" {
+		return nil
+	}
+	dir := "/proc/" + strconv.Itoa(pid)
+	uids, err := readIDMap(dir + "/uid_map")
+	if err != nil {
+		return err
+	}
+	gids, err := readIDMap(dir + "/gid_map")
+	if err != nil {
+		return err
+	}
+	u := spec.Process.User
+	uid, gid := hostID(uids, u.UID), hostID(gids, u.GID)
+	if err := unix.Fchownat(int(fifo.Fd()), "", int(uid), int(gid), unix.AT_EMPTY_PATH); err != nil {
+		return fmt.Errorf("exec fifo: %w", os.NewSyscallError("fchownat", err))
+	}
+	return nil
+}
+
+// readIDMap reads a /proc/<pid>/{uid,gid}_map.
+func readIDMap(path string) ([]specs.LinuxIDMapping, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("joined user namespace: %w", unwrapPathErr(err))
+	}
+	var maps []specs.LinuxIDMapping
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var m specs.LinuxIDMapping
+		if _, err := fmt.Sscan(line, &m.ContainerID, &m.HostID, &m.Size); err == nil {
+			maps = append(maps, m)
+		}
+	}
+	return maps, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -159,16 +160,31 @@ func openCwd(cwd string) (int, error) {
 	return fd, nil
 }
 
-// processEnv is process.env plus HOME when it is missing, from the
-// container's /etc/passwd (or "/").
+// processEnv is process.env as runc 1.5 makes it: a variable given several
+// times is set once, to its last value, where it last appears; HOME, when
+// missing or empty, comes from the container's /etc/passwd (or is "/").
 func processEnv(p *specs.Process) []string {
-	env := append([]string{}, p.Env...)
-	for _, e := range env {
-		if strings.HasPrefix(e, "HOME=") {
+	seen := make(map[string]bool, len(p.Env))
+	env := make([]string, 0, len(p.Env)+1)
+	for i := len(p.Env) - 1; i >= 0; i-- {
+		key, _, _ := strings.Cut(p.Env[i], "=")
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		env = append(env, p.Env[i])
+	}
+	slices.Reverse(env)
+	for i, e := range env {
+		if e == "HOME=" {
+			env[i] = "HOME=" + homeOf(int(p.User.UID))
 			return env
 		}
 	}
-	return append(env, "HOME="+homeOf(int(p.User.UID)))
+	if !seen["HOME"] {
+		env = append(env, "HOME="+homeOf(int(p.User.UID)))
+	}
+	return env
 }
 
 func homeOf(uid int) string {
@@ -222,10 +238,9 @@ func isExecutable(path string) error {
 	if fi.IsDir() {
 		return errors.New("is a directory")
 	}
-	if err := unix.Access(path, unix.X_OK); err != nil {
-		return err
-	}
-	return nil
+	// With the effective ids and capabilities, as execve checks: a user
+	// with CAP_DAC_OVERRIDE may run a file whose x bit is not its own.
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.X_OK, unix.AT_EACCESS)
 }
 
 var rlimitByName = map[string]int{
@@ -306,7 +321,9 @@ func setupConsole(s *syncSocket, p *specs.Process) error {
 		return fmt.Errorf("open %s: %w", ptsPath, unwrapPathErr(err))
 	}
 	defer slave.Close()
-	if err := unix.Fchown(int(slave.Fd()), int(p.User.UID), int(p.User.GID)); err != nil {
+	// The user gets its terminal; the group stays the one devpts gave it
+	// (gid=5, tty, in the usual mount options), as in runc.
+	if err := unix.Fchown(int(slave.Fd()), int(p.User.UID), -1); err != nil {
 		return os.NewSyscallError("fchown pts", err)
 	}
 	if p.ConsoleSize != nil {

@@ -18,8 +18,8 @@
  *
  * Inputs (environment, removed before Go starts):
  *   _BERTH_NSENTER   the init socket's fd number
- *   _BERTH_NS_JOIN   lines "<clone-flag-in-decimal> <path>": namespaces to join,
- *                    in order (the parent puts the user namespace first)
+ *   _BERTH_NS_JOIN   lines "<clone-flag-in-decimal> <path>": namespaces to join
+ *                    (join_all orders them)
  *   _BERTH_NS_NEW    clone flags to unshare after joining (decimal)
  *   _BERTH_NS_FORK   "1": fork after unshare (new or joined PID/time namespace)
  *   _BERTH_TIMENS    contents for /proc/self/timens_offsets
@@ -85,6 +85,17 @@ static long env_long(const char *name)
 	return v ? strtol(v, NULL, 10) : 0;
 }
 
+/* later_allowed says whether a refused join may wait for the user namespace. */
+static int later_allowed(const int *types, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (types[i] == CLONE_NEWUSER)
+			return 1;
+	return 0;
+}
+
 static void write_timens(const char *offsets)
 {
 	int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
@@ -95,10 +106,49 @@ static void write_timens(const char *offsets)
 	close(fd);
 }
 
+/*
+ * join_all joins the namespaces in runc's order: first each one that the
+ * caller's own credentials may join, then the user namespace, then those
+ * that were refused before it (EPERM: they need the rights the user
+ * namespace grants). As root, a network namespace that the joined user
+ * namespace does not own can be joined only before it; as a rootless
+ * caller, the container's namespaces only after it.
+ */
+static void join_all(int *fds, int *types, char paths[][256], int n)
+{
+	int i, user = -1, later[MAX_JOIN] = { 0 };
+
+	for (i = 0; i < n; i++) {
+		if (types[i] == CLONE_NEWUSER) {
+			user = i;
+			continue;
+		}
+		if (setns(fds[i], types[i]) == 0) {
+			close(fds[i]);
+			continue;
+		}
+		if (errno != EPERM || later_allowed(types, n) == 0)
+			bail("join namespace %s", paths[i]);
+		later[i] = 1;
+	}
+	if (user >= 0) {
+		if (setns(fds[user], CLONE_NEWUSER) < 0)
+			bail("join namespace %s", paths[user]);
+		close(fds[user]);
+	}
+	for (i = 0; i < n; i++) {
+		if (!later[i])
+			continue;
+		if (setns(fds[i], types[i]) < 0)
+			bail("join namespace %s", paths[i]);
+		close(fds[i]);
+	}
+}
+
 __attribute__((constructor)) static void nsenter(void)
 {
 	const char *s = getenv("_BERTH_NSENTER");
-	int fds[MAX_JOIN], types[MAX_JOIN], n = 0, i;
+	int fds[MAX_JOIN], types[MAX_JOIN], n = 0;
 	char paths[MAX_JOIN][256];
 
 	if (!s)
@@ -125,11 +175,7 @@ __attribute__((constructor)) static void nsenter(void)
 		n++;
 		join = nl ? nl + 1 : NULL;
 	}
-	for (i = 0; i < n; i++) {
-		if (setns(fds[i], types[i]) < 0)
-			bail("join namespace %s", paths[i]);
-		close(fds[i]);
-	}
+	join_all(fds, types, paths, n);
 
 	long flags = env_long("_BERTH_NS_NEW");
 	if (flags) {
