@@ -54,7 +54,7 @@ func newApp() *cli.App {
 		Version:                version,
 		UseShortOptionHandling: true,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory holding container state"},
+			&cli.StringFlag{Name: "root", Value: libcontainer.DefaultRoot(), Usage: "directory holding container state"},
 			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
@@ -70,15 +70,6 @@ func newApp() *cli.App {
 			checkpointCommand, restoreCommand,
 		},
 	}
-}
-
-func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
-			return dir + "/berth"
-		}
-	}
-	return "/run/berth"
 }
 
 func setupGlobal(c *cli.Context) error {
@@ -98,16 +89,7 @@ func setupGlobal(c *cli.Context) error {
 	if c.Bool("systemd-cgroup") {
 		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
 	}
-	switch c.String("rootless") {
-	case "auto", "false":
-	case "true":
-		if os.Geteuid() != 0 {
-			return errors.New("--rootless: rootless containers are not supported yet")
-		}
-	default:
-		return fmt.Errorf("--rootless %q: must be true, false or auto", c.String("rootless"))
-	}
-	return nil
+	return libcontainer.SetRootlessMode(c.String("rootless"))
 }
 
 // exitCode carries a workload's exit status out of `run` without an error

@@ -109,6 +109,9 @@ func (m *Manager) Paths() map[string]string { return m.paths }
 // yet; init joins later. The two are apart so that the (slow, on v1)
 // directory and limit writes overlap with starting init.
 func (m *Manager) Prepare() error {
+	if len(m.paths) == 0 {
+		return nil // disabled (rootless.go)
+	}
 	if err := m.mkdirs(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}

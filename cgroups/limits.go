@@ -24,6 +24,7 @@ type step struct {
 	ctrl, file, value string
 	run               func(dir string) error
 	optional          bool // the file may be missing (an optional kernel feature)
+	devices           bool // the device rules, not a limit (rootless.go)
 }
 
 func (s step) apply(dir string) error {
@@ -73,9 +74,9 @@ func limitSteps(r *specs.LinuxResources, rules []*deviceRule, v2 bool) ([]step, 
 		}
 	}
 	if v2 {
-		add(step{run: func(dir string) error { return setDevicesV2(dir, rules) }})
+		add(step{devices: true, run: func(dir string) error { return setDevicesV2(dir, rules) }})
 	} else {
-		add(step{ctrl: "devices", run: func(dir string) error { return setDevicesV1(dir, rules) }})
+		add(step{ctrl: "devices", devices: true, run: func(dir string) error { return setDevicesV1(dir, rules) }})
 	}
 	mem, err := memorySteps(r.Memory, v2)
 	if err != nil {

@@ -167,9 +167,6 @@ func resolve(opts CreateOpts) (*creation, error) {
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, ErrRootless
-	}
 	b, err := LoadBundle(opts.Bundle)
 	if err != nil {
 		return nil, err
@@ -192,12 +189,18 @@ func resolve(opts CreateOpts) (*creation, error) {
 		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
 		b.Raw = nil
 	}
+	if err := checkRootless(b.Spec); err != nil {
+		return nil, err
+	}
 	if cr.ns, err = planNamespaces(b.Spec); err != nil {
 		return nil, err
 	}
 	l := b.Spec.Linux
 	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
 		return nil, err
+	}
+	if rootlessCgroups() && !cr.cg.Delegated() && cr.cg.Disable() {
+		logs.Warn("rootless mode: linux.resources not applied: no cgroup v2 subtree is delegated to this user, so the container runs without limits")
 	}
 	if cr.filter, cr.listener, err = compileSeccomp(b.Spec); err != nil {
 		return nil, err

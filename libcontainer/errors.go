@@ -15,5 +15,4 @@ var (
 	ErrLocked       = errors.New("container is being modified by another berth process")
 	ErrCorruptState = errors.New("container state is unreadable")
 	ErrUntrusted    = errors.New("refusing to trust container state")
-	ErrRootless     = errors.New("rootless containers are not supported yet: run berth as root")
 )

@@ -52,7 +52,10 @@ func planNamespaces(spec *specs.Spec) (nsSetup, error) {
 	if len(spec.Linux.TimeOffsets) > 0 && newFlags&unix.CLONE_NEWTIME == 0 {
 		return ns, invalid("linux.timeOffsets set without a new time namespace")
 	}
-	if len(joins) == 0 && newFlags&unix.CLONE_NEWTIME == 0 {
+	// Go's clone writes the maps itself, but only directly: maps that need
+	// newuidmap/newgidmap go through nsenter's "idmap" request.
+	helper := newFlags&unix.CLONE_NEWUSER != 0 && needsIDMapHelper(spec.Linux)
+	if len(joins) == 0 && newFlags&unix.CLONE_NEWTIME == 0 && !helper {
 		ns.cloneFlags = newFlags
 		return ns, nil
 	}
@@ -122,13 +125,10 @@ func (p *InitProcess) nsenterHandshake(ns nsSetup, l *specs.Linux) (int, error) 
 }
 
 func writeIDMaps(pid int, l *specs.Linux) error {
-	format := func(m []specs.LinuxIDMapping) []byte {
-		var b strings.Builder
-		for _, e := range m {
-			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
-		}
-		return []byte(b.String())
+	if unprivileged() {
+		return writeIDMapsRootless(pid, l)
 	}
+	format := formatIDMap
 	dir := "/proc/" + strconv.Itoa(pid)
 	if err := os.WriteFile(dir+"/uid_map", format(l.UIDMappings), 0); err != nil {
 		return fmt.Errorf("linux.uidMappings: %w", unwrapPathErr(err))

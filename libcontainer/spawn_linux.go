@@ -53,10 +53,13 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	if o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		cmd.SysProcAttr.UidMappings = idMap(o.linux.UIDMappings)
 		cmd.SysProcAttr.GidMappings = idMap(o.linux.GIDMappings)
-		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		// An unprivileged caller may write its gid map only once
+		// setgroups is "deny" (Go writes it then); and then no one in the
+		// namespace may call setgroups, Go's child included.
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = !unprivileged()
 		// Become the namespace's root before exec: an unmapped uid would
 		// lose every capability at execve.
-		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: unprivileged()}
 	}
 	if o.cgroup != nil {
 		cmd.SysProcAttr.UseCgroupFD = true

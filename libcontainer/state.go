@@ -66,7 +66,11 @@ func createDir(root, id string) (*Container, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(root, 0o711); err != nil {
+	mode := os.FileMode(0o711)
+	if unprivileged() {
+		mode = 0o700 // as runc: nobody else may even look up a rootless user's containers
+	}
+	if err := os.MkdirAll(root, mode); err != nil {
 		return nil, fmt.Errorf("state root %s: %w", root, unwrapPathErr(err))
 	}
 	if err := checkTrustedDir("state root", root, true); err != nil {

@@ -1,0 +1,55 @@
+package cgroups
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Rootless cgroups. An ordinary user may make a cgroup only inside a
+// subtree delegated to it: on cgroup v2, a directory it owns (systemd's
+// Delegate=yes, or one chowned by an administrator). Anywhere else the
+// container runs in the caller's own cgroup, without limits.
+
+// ErrNotDelegated says why a container has no cgroup of its own.
+var ErrNotDelegated = errors.New("it runs rootless without a cgroup of its own (berth needs a cgroup v2 subtree delegated to the user: a directory the user owns; docs/rootless.md)")
+
+// Delegated reports whether the caller may make the cgroup and write its
+// limits: the deepest existing ancestor of each of its directories, and
+// that ancestor's cgroup.procs, are writable by the caller. On a v1 or
+// hybrid host this holds for root only, in practice: berth asks it of every
+// hierarchy.
+func (m *Manager) Delegated() bool {
+	for _, dir := range m.paths {
+		if !writableAncestor(dir) {
+			return false
+		}
+	}
+	return len(m.paths) > 0
+}
+
+func writableAncestor(dir string) bool {
+	for d := dir; d != cgroupRoot && d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err != nil {
+			continue
+		}
+		return unix.Access(d, unix.W_OK) == nil && unix.Access(filepath.Join(d, "cgroup.procs"), unix.W_OK) == nil
+	}
+	return false
+}
+
+// Disable drops the cgroup: nothing is made, joined or limited, and no
+// path is recorded. It reports whether the config asked for limits (beyond
+// device rules, which a user namespace enforces by itself: no mknod), which
+// now do not apply.
+func (m *Manager) Disable() (droppedLimits bool) {
+	for _, s := range m.steps {
+		if !s.devices {
+			droppedLimits = true
+		}
+	}
+	m.paths, m.steps = map[string]string{}, nil
+	return droppedLimits
+}

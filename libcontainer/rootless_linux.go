@@ -1,0 +1,72 @@
+package libcontainer
+
+import (
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Rootless mode: berth run by an ordinary user (docs/rootless.md). The
+// caller's euid decides what berth may do on the host; the global
+// --rootless flag (runc's meaning) only decides whether cgroup permission
+// errors are tolerated.
+
+var rootlessMode = "auto"
+
+// SetRootlessMode takes the --rootless flag: "true", "false" or "auto".
+func SetRootlessMode(mode string) error {
+	switch mode {
+	case "true", "false", "auto":
+		rootlessMode = mode
+		return nil
+	}
+	return fmt.Errorf("--rootless %q: must be true, false or auto", mode)
+}
+
+// unprivileged reports whether berth runs as an ordinary user: no
+// capabilities on the host, a user namespace for every container.
+func unprivileged() bool { return os.Geteuid() != 0 }
+
+// rootlessCgroups reports whether a cgroup berth cannot create or write is
+// tolerated (the container then runs without limits), as runc's --rootless.
+func rootlessCgroups() bool {
+	switch rootlessMode {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return unprivileged()
+}
+
+// DefaultRoot is the state root when --root is not given: /run/berth for
+// root; for another user $XDG_RUNTIME_DIR/berth, or else /tmp/berth-<uid>
+// (created 0700 by the first create, and refused unless the user owns it:
+// statetrust_linux.go).
+func DefaultRoot() string {
+	if !unprivileged() {
+		return "/run/berth"
+	}
+	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+		return dir + "/berth"
+	}
+	return fmt.Sprintf("%s/berth-%d", os.TempDir(), os.Geteuid())
+}
+
+// checkRootless refuses, before anything is made, what an unprivileged
+// caller cannot have, each with a reason that names rootless mode.
+func checkRootless(s *specs.Spec) error {
+	if !unprivileged() {
+		return nil
+	}
+	if !hasNS(s, specs.UserNamespace) {
+		return invalid("linux.namespaces: rootless mode needs a user namespace (berth spec --rootless writes one)")
+	}
+	if nsPath(s, specs.UserNamespace) == "" {
+		if err := checkRootlessIDMaps(s.Linux); err != nil {
+			return err
+		}
+	}
+	return nil
+}
