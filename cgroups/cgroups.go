@@ -33,6 +33,9 @@ var ErrSystemdPath = errors.New("cgroupsPath in the systemd form slice:prefix:na
 type Manager struct {
 	paths map[string]string // controller -> directory; "" is the unified hierarchy
 	steps []step            // the limits, for Prepare
+	// viewPaths are the caller's own cgroups when the container has none
+	// (Disable), for its "cgroup" mount.
+	viewPaths map[string]string
 }
 
 // Config says where the cgroup goes and what it limits.

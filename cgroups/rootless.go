@@ -50,6 +50,17 @@ func (m *Manager) Disable() (droppedLimits bool) {
 			droppedLimits = true
 		}
 	}
+	m.viewPaths, _ = resolvePaths("") // the caller's own cgroups
 	m.paths, m.steps = map[string]string{}, nil
 	return droppedLimits
+}
+
+// ViewPaths are the directories a "cgroup" mount shows the container: its
+// own cgroup's, or for a disabled one the caller's cgroups it runs in (as
+// runc shows them to a rootless container).
+func (m *Manager) ViewPaths() map[string]string {
+	if len(m.paths) == 0 {
+		return m.viewPaths
+	}
+	return m.paths
 }

@@ -266,7 +266,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// "joined" below, and it exits when the socket closes.
 	plan := &Plan{
 		TimerSlack: callerTimerSlack,
-		ID:         opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.Paths(),
+		ID:         opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.ViewPaths(),
 		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),

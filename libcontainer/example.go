@@ -2,6 +2,8 @@ package libcontainer
 
 import (
 	"os"
+	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -58,8 +60,11 @@ func ExampleSpec() *specs.Spec {
 
 // ToRootless adapts a spec for an unprivileged user, as `runc spec
 // --rootless` does: a user namespace mapping the caller to root, no new
-// network namespace (it could not be connected), the host's /sys bound in
-// read-only, and no cgroup limits it could not set.
+// network namespace (an unprivileged user could not connect it), the host's
+// /sys bound in read-only (sysfs cannot be mounted without a network
+// namespace of the user's own), no uid=/gid= mount options (those ids are
+// not mapped), and no linux.resources (no cgroup is writable unless one is
+// delegated).
 func ToRootless(s *specs.Spec) {
 	var ns []specs.LinuxNamespace
 	for _, n := range s.Linux.Namespaces {
@@ -72,20 +77,16 @@ func ToRootless(s *specs.Spec) {
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{HostID: uint32(os.Getegid()), ContainerID: 0, Size: 1}}
 	var mounts []specs.Mount
 	for _, m := range s.Mounts {
-		switch m.Destination {
-		case "/sys":
+		if filepath.Clean(m.Destination) == "/sys" {
 			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
-		case "/dev/pts":
-			var opts []string
-			for _, o := range m.Options {
-				if o != "gid=5" {
-					opts = append(opts, o)
-				}
-			}
-			m.Options = opts
-		case "/sys/fs/cgroup":
-			continue
 		}
+		var opts []string
+		for _, o := range m.Options {
+			if !strings.HasPrefix(o, "uid=") && !strings.HasPrefix(o, "gid=") {
+				opts = append(opts, o)
+			}
+		}
+		m.Options = opts
 		mounts = append(mounts, m)
 	}
 	s.Mounts = mounts
