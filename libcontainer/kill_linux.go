@@ -94,6 +94,9 @@ func (c *Container) signalAll(sig unix.Signal) error {
 	if err != nil {
 		return err
 	}
+	if cg == nil && len(c.CgroupPaths) == 0 && c.Status() != specs.StateStopped {
+		return c.signalWithoutCgroup(sig) // rootless without a delegated cgroup
+	}
 	if cg == nil || !cg.Exists() {
 		return fmt.Errorf("%w for %s: cannot find all its processes", errNoCgroup, c.ID)
 	}

@@ -10,7 +10,7 @@ import (
 
 // loadWithCgroup loads a container, locks it, and returns its cgroup; it
 // fails unless the container's status is one of want. A stopped container
-// may have none (nil).
+// may have none (nil), and so may a rootless one (noCgroup).
 func loadWithCgroup(root, id string, want ...specs.ContainerState) (*Container, *cgroups.Manager, error) {
 	c, err := Load(root, id)
 	if err != nil {
@@ -32,10 +32,9 @@ func loadWithCgroup(root, id string, want ...specs.ContainerState) (*Container, 
 		c.Unlock()
 		return nil, nil, fmt.Errorf("%w: %s is %s", ErrNotRunning, id, st)
 	}
+	// No cgroup is recorded for a container created rootless without a
+	// delegated one: each caller says what that means for it.
 	cg, err := c.checkedCgroup()
-	if err == nil && cg == nil && st != specs.StateStopped {
-		err = fmt.Errorf("%s: no cgroup recorded", id)
-	}
 	if err != nil {
 		c.Unlock()
 		return nil, nil, err
@@ -50,6 +49,9 @@ func Pause(root, id string) error {
 		return err
 	}
 	defer c.Unlock()
+	if cg == nil {
+		return noCgroup("pause", id)
+	}
 	return cg.Freeze(true)
 }
 
@@ -60,6 +62,9 @@ func Resume(root, id string) error {
 		return err
 	}
 	defer c.Unlock()
+	if cg == nil {
+		return noCgroup("resume", id)
+	}
 	return cg.Freeze(false)
 }
 
@@ -76,7 +81,7 @@ func Pids(root, id string) ([]int, error) {
 		return nil, nil
 	}
 	if cg == nil {
-		return nil, fmt.Errorf("%s: no cgroup recorded", id)
+		return c.pidsWithoutCgroup()
 	}
 	return cg.Pids()
 }
@@ -89,6 +94,9 @@ func Update(root, id string, res *specs.LinuxResources) error {
 		return err
 	}
 	defer c.Unlock()
+	if cg == nil {
+		return noCgroup("update", id)
+	}
 	spec, err := c.spec()
 	if err != nil {
 		return err

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -303,8 +305,8 @@ func ownerOf(dir string) string {
 	if unix.Stat(dir, &st) != nil {
 		return ""
 	}
-	if st.Uid == 0 {
-		return "root"
+	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
+		return u.Username
 	}
-	return fmt.Sprint(st.Uid)
+	return fmt.Sprintf("#%d", st.Uid) // as runc
 }
