@@ -189,7 +189,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
 		b.Raw = nil
 	}
-	if err := checkRootless(b.Spec); err != nil {
+	if err := checkRootless(b); err != nil {
 		return nil, err
 	}
 	if cr.ns, err = planNamespaces(b.Spec); err != nil {

@@ -3,8 +3,6 @@ package libcontainer
 import (
 	"fmt"
 	"os"
-
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Rootless mode: berth run by an ordinary user (docs/rootless.md). The
@@ -52,21 +50,4 @@ func DefaultRoot() string {
 		return dir + "/berth"
 	}
 	return fmt.Sprintf("%s/berth-%d", os.TempDir(), os.Geteuid())
-}
-
-// checkRootless refuses, before anything is made, what an unprivileged
-// caller cannot have, each with a reason that names rootless mode.
-func checkRootless(s *specs.Spec) error {
-	if !unprivileged() {
-		return nil
-	}
-	if !hasNS(s, specs.UserNamespace) {
-		return invalid("linux.namespaces: rootless mode needs a user namespace (berth spec --rootless writes one)")
-	}
-	if nsPath(s, specs.UserNamespace) == "" {
-		if err := checkRootlessIDMaps(s.Linux); err != nil {
-			return err
-		}
-	}
-	return nil
 }
