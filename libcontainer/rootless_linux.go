@@ -51,3 +51,12 @@ func DefaultRoot() string {
 	}
 	return fmt.Sprintf("%s/berth-%d", os.TempDir(), os.Geteuid())
 }
+
+// rootlessNote prefixes a refusal that an unprivileged caller meets with
+// "rootless mode: ", so that the user knows why.
+func rootlessNote() string {
+	if unprivileged() {
+		return "rootless mode: "
+	}
+	return ""
+}

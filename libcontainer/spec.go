@@ -193,18 +193,18 @@ func validateSysctl(s *specs.Spec) error {
 		case strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "kernel.msg") || strings.HasPrefix(k, "kernel.sem") ||
 			strings.HasPrefix(k, "kernel.shm"):
 			if !own(specs.IPCNamespace) {
-				return invalid("linux.sysctl %q: needs an ipc namespace of the container's own", k)
+				return invalid("linux.sysctl %q: %sneeds an ipc namespace of the container's own", k, rootlessNote())
 			}
 		case strings.HasPrefix(k, "net."):
 			if !own(specs.NetworkNamespace) {
-				return invalid("linux.sysctl %q: needs a network namespace of the container's own", k)
+				return invalid("linux.sysctl %q: %sneeds a network namespace of the container's own", k, rootlessNote())
 			}
 		case k == "kernel.hostname" || k == "kernel.domainname":
 			if !own(specs.UTSNamespace) {
-				return invalid("linux.sysctl %q: needs a uts namespace of the container's own", k)
+				return invalid("linux.sysctl %q: %sneeds a uts namespace of the container's own", k, rootlessNote())
 			}
 		default:
-			return invalid("linux.sysctl %q: not in a namespace the container owns; it would change the host", k)
+			return invalid("linux.sysctl %q: %snot in a namespace the container owns; it would change the host", k, rootlessNote())
 		}
 	}
 	return nil

@@ -1,0 +1,512 @@
+package tests
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Rootless tests: berth run by an unprivileged user that each test creates
+// (useradd, which on Debian also gives it /etc/subuid and /etc/subgid
+// ranges) and removes afterwards with everything it left, even on failure.
+
+// rlUser is a throwaway unprivileged user.
+type rlUser struct {
+	t          *testing.T
+	name, home string
+	uid, gid   int
+	runtimeDir string // its XDG_RUNTIME_DIR (0700, its own)
+	subUID     uint32 // start of its /etc/subuid range (65536 ids)
+	subGID     uint32
+}
+
+func newRootlessUser(t *testing.T) *rlUser {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("rootless tests create a user: they need root")
+	}
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		t.Skip("newuidmap not installed (apt-get install uidmap)")
+	}
+	b := make([]byte, 4)
+	rand.Read(b)
+	u := &rlUser{t: t, name: "berth-rl-" + hex.EncodeToString(b)}
+	if out, err := exec.Command("useradd", "-m", "-s", "/bin/sh", u.name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd %s: %v: %s", u.name, err, out)
+	}
+	t.Cleanup(u.remove)
+	out, err := exec.Command("id", "-u", u.name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.uid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	out, _ = exec.Command("id", "-g", u.name).Output()
+	u.gid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	u.home = "/home/" + u.name
+	var ok1, ok2 bool
+	u.subUID, ok1 = subIDStart("/etc/subuid", u.name)
+	u.subGID, ok2 = subIDStart("/etc/subgid", u.name)
+	if !ok1 || !ok2 {
+		t.Fatalf("useradd gave %s no 65536-id range in /etc/subuid and /etc/subgid", u.name)
+	}
+	u.runtimeDir = u.mkdir("run")
+	if err := os.Chmod(u.runtimeDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// subIDStart finds name's range of 65536 ids in an /etc/subuid-style file.
+func subIDStart(file, name string) (uint32, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.Split(sc.Text(), ":")
+		if len(p) == 3 && p[0] == name && p[2] == "65536" {
+			n, err := strconv.ParseUint(p[1], 10, 32)
+			return uint32(n), err == nil
+		}
+	}
+	return 0, false
+}
+
+// remove kills what the user still runs (by PID, its containers' processes
+// under its subordinate ids too), unmounts what is left under its home, and
+// deletes the user, its home and its subordinate id lines.
+func (u *rlUser) remove() {
+	for i := 0; i < 50; i++ {
+		pids := u.processes()
+		if len(pids) == 0 {
+			break
+		}
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if mounts, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], u.home+"/") {
+				syscall.Unmount(f[4], syscall.MNT_DETACH)
+			}
+		}
+	}
+	if out, err := exec.Command("userdel", "-r", u.name).CombinedOutput(); err != nil {
+		u.t.Errorf("userdel -r %s: %v: %s", u.name, err, out)
+	}
+	for _, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		var keep []string
+		for _, l := range strings.SplitAfter(string(data), "\n") {
+			if l != "" && !strings.HasPrefix(l, u.name+":") {
+				keep = append(keep, l)
+			}
+		}
+		if kept := strings.Join(keep, ""); kept != string(data) {
+			os.WriteFile(file, []byte(kept), 0o644)
+		}
+	}
+	os.RemoveAll(u.home)
+}
+
+// processes lists the PIDs owned by the user or by its subordinate uids.
+func (u *rlUser) processes() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+e.Name(), &st) != nil {
+			continue
+		}
+		if int(st.Uid) == u.uid || (st.Uid >= u.subUID && st.Uid < u.subUID+65536) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// mkdir makes a directory under the user's home, owned by the user.
+func (u *rlUser) mkdir(name string) string {
+	u.t.Helper()
+	dir := filepath.Join(u.home, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		u.t.Fatal(err)
+	}
+	if err := os.Chown(dir, u.uid, u.gid); err != nil {
+		u.t.Fatal(err)
+	}
+	return dir
+}
+
+// berth runs berth as the user, with its own HOME and XDG_RUNTIME_DIR and
+// the default state root, in dir; it returns stdout, stderr and the exit
+// code. Output goes through files: a detached container keeps its stdio.
+func (u *rlUser) berth(dir string, args ...string) (string, string, int) {
+	u.t.Helper()
+	out, errOut := filepath.Join(u.t.TempDir(), "out"), filepath.Join(u.t.TempDir(), "err")
+	fo, _ := os.Create(out)
+	fe, _ := os.Create(errOut)
+	defer fo.Close()
+	defer fe.Close()
+	cmd := exec.Command(berthBinary, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = fo, fe
+	cmd.Env = []string{"HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runtimeDir, "USER=" + u.name, "LOGNAME=" + u.name,
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if err := cmd.Start(); err != nil {
+		u.t.Fatalf("start berth as %s: %v", u.name, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			u.t.Fatalf("berth %v as %s: %v", args, u.name, err)
+		}
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		u.t.Fatalf("berth %v as %s: timed out", args, u.name)
+	}
+	o, _ := os.ReadFile(out)
+	e, _ := os.ReadFile(errOut)
+	return string(o), string(e), cmd.ProcessState.ExitCode()
+}
+
+func (u *rlUser) mustBerth(dir string, args ...string) string {
+	u.t.Helper()
+	out, errs, code := u.berth(dir, args...)
+	if code != 0 {
+		u.t.Fatalf("berth %v as %s: exit %d: %s%s", args, u.name, code, out, errs)
+	}
+	return out
+}
+
+// bundle makes a busybox bundle owned by the user under its home, with the
+// config `berth spec --rootless` writes as the user, running args, and
+// adjusted by each edit.
+func (u *rlUser) bundle(name string, args []string, edits ...func(*specs.Spec)) string {
+	u.t.Helper()
+	dir := u.mkdir(name)
+	for _, d := range []string{"bin", "etc", "tmp", "proc", "sys", "dev", "mnt"} {
+		u.mkdir(filepath.Join(name, "rootfs", d))
+	}
+	bin := filepath.Join(dir, "rootfs", "bin")
+	if out, err := exec.Command("cp", busybox, filepath.Join(bin, "busybox")).CombinedOutput(); err != nil {
+		u.t.Fatalf("cp busybox: %v: %s", err, out)
+	}
+	list, err := exec.Command(busybox, "--list").Output()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	for _, applet := range strings.Fields(string(list)) {
+		if applet != "busybox" {
+			os.Symlink("busybox", filepath.Join(bin, applet))
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "rootfs", "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "rootfs", "etc", "group"), []byte("root:x:0:\nuser:x:1000:\n"), 0o644)
+	if out, err := exec.Command("chown", "-R", "-h", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).CombinedOutput(); err != nil {
+		u.t.Fatalf("chown: %v: %s", err, out)
+	}
+	u.mustBerth(dir, "spec", "--rootless")
+	edit := func(fn func(*specs.Spec)) {
+		path := filepath.Join(dir, "config.json")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			u.t.Fatal(err)
+		}
+		var s specs.Spec
+		if err := json.Unmarshal(data, &s); err != nil {
+			u.t.Fatal(err)
+		}
+		fn(&s)
+		data, _ = json.MarshalIndent(&s, "", "  ")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			u.t.Fatal(err)
+		}
+	}
+	edit(func(s *specs.Spec) { s.Process.Terminal = false; s.Process.Args = args })
+	for _, fn := range edits {
+		edit(fn)
+	}
+	return dir
+}
+
+// stateDir is where the user's container id keeps its state by default.
+func (u *rlUser) stateDir(id string) string { return filepath.Join(u.runtimeDir, "berth", id) }
+
+// subordinateMaps maps 0 to the user and 1..65536 to its subordinate ranges.
+func (u *rlUser) subordinateMaps(s *specs.Spec) {
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.uid), Size: 1}, {ContainerID: 1, HostID: u.subUID, Size: 65536}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(u.gid), Size: 1}, {ContainerID: 1, HostID: u.subGID, Size: 65536}}
+}
+
+// TestRootlessSpecRun: `berth spec --rootless` writes runc's rootless config
+// for the caller, and `berth run` of it works as the user: the workload is
+// root in a user namespace that maps 0 to the user's uid.
+func TestRootlessSpecRun(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("spec", []string{"sh", "-c", "id -u; cat /proc/self/uid_map /proc/self/gid_map; test -c /dev/null && echo > /dev/null && echo devnull-ok"})
+	var s specs.Spec
+	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	if m := s.Linux.UIDMappings; len(m) != 1 || m[0] != (specs.LinuxIDMapping{ContainerID: 0, HostID: uint32(u.uid), Size: 1}) {
+		t.Errorf("spec --rootless: uidMappings %+v, want 0 -> %d size 1", m, u.uid)
+	}
+	if m := s.Linux.GIDMappings; len(m) != 1 || m[0].HostID != uint32(u.gid) {
+		t.Errorf("spec --rootless: gidMappings %+v, want 0 -> %d size 1", m, u.gid)
+	}
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.NetworkNamespace {
+			t.Errorf("spec --rootless: has a network namespace")
+		}
+	}
+	if s.Linux.Resources != nil {
+		t.Errorf("spec --rootless: linux.resources %+v, want none", s.Linux.Resources)
+	}
+	for _, m := range s.Mounts {
+		if m.Destination == "/sys" && (m.Type != "none" || m.Source != "/sys" || !strings.Contains(strings.Join(m.Options, ","), "rbind")) {
+			t.Errorf("spec --rootless: /sys mount %+v, want a bind of the host's /sys", m)
+		}
+		for _, o := range m.Options {
+			if strings.HasPrefix(o, "gid=") || strings.HasPrefix(o, "uid=") {
+				t.Errorf("spec --rootless: mount %s keeps option %s", m.Destination, o)
+			}
+		}
+	}
+	out, errs, code := u.berth(dir, "run", "h10-rl-run")
+	if code != 0 {
+		t.Fatalf("run as %s: exit %d: %s%s", u.name, code, out, errs)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) < 4 || lines[0] != "0" {
+		t.Fatalf("workload output %q: want id -u 0 first", out)
+	}
+	if f := strings.Fields(lines[1]); len(f) != 3 || f[0] != "0" || f[1] != itoa(u.uid) || f[2] != "1" {
+		t.Errorf("uid_map %q: want 0 %d 1", lines[1], u.uid)
+	}
+	if f := strings.Fields(lines[2]); len(f) != 3 || f[0] != "0" || f[1] != itoa(u.gid) || f[2] != "1" {
+		t.Errorf("gid_map %q: want 0 %d 1", lines[2], u.gid)
+	}
+	if lines[3] != "devnull-ok" {
+		t.Errorf("/dev/null in the container: %q", lines[3])
+	}
+	if strings.TrimSpace(errs) != "" {
+		t.Errorf("run printed to stderr: %q", errs)
+	}
+	if _, err := os.Stat(u.stateDir("h10-rl-run")); !os.IsNotExist(err) {
+		t.Errorf("state dir %s left after run: %v", u.stateDir("h10-rl-run"), err)
+	}
+	if fi, err := os.Stat(filepath.Join(u.runtimeDir, "berth")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("default state root $XDG_RUNTIME_DIR/berth: %v, mode %v; want 0700", err, fi)
+	}
+}
+
+// TestRootlessSubordinateRange: a config mapping 0 to the user and
+// 1..65536 to its /etc/subuid range runs (newuidmap/newgidmap write the
+// maps), and a file uid 1000 makes in a bound host directory is owned on
+// the host by the subordinate id start+999.
+func TestRootlessSubordinateRange(t *testing.T) {
+	u := newRootlessUser(t)
+	shared := u.mkdir("shared")
+	os.Chmod(shared, 0o777)
+	dir := u.bundle("sub", []string{"sh", "-c", "id; cat /proc/self/uid_map; touch /mnt/made-by-1000"}, u.subordinateMaps, func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: shared, Options: []string{"rbind"}})
+	})
+	out, errs, code := u.berth(dir, "run", "h10-rl-sub")
+	if code != 0 {
+		t.Fatalf("run as %s: exit %d: %s%s", u.name, code, out, errs)
+	}
+	if !strings.Contains(out, "uid=1000") || !strings.Contains(strings.Join(strings.Fields(out), " "), fmt.Sprintf("1 %d 65536", u.subUID)) {
+		t.Errorf("workload output %q: want uid=1000 and the map 1 %d 65536", out, u.subUID)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(shared, "made-by-1000"), &st); err != nil {
+		t.Fatalf("file made by uid 1000: %v (output %q)", err, out)
+	}
+	if st.Uid != u.subUID+999 || st.Gid != u.subGID+999 {
+		t.Errorf("file made by uid 1000 is owned by %d:%d on the host, want %d:%d", st.Uid, st.Gid, u.subUID+999, u.subGID+999)
+	}
+}
+
+// TestRootlessDetached: a detached rootless container is the user's alone:
+// listed for the user and not for root, whose --root pointing at the
+// user's state is refused; exec, ps and kill work as the user; pause says
+// why it cannot; kill and delete leave no process, state or mount.
+func TestRootlessDetached(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("det", []string{"sleep", "1000"})
+	id := "h10-rl-det"
+	u.mustBerth(dir, "run", "-d", id)
+	list := u.mustBerth(dir, "list")
+	if !strings.Contains(list, id) || !strings.Contains(list, u.name) {
+		t.Errorf("user's list %q: want %s owned by %s", list, id, u.name)
+	}
+	if out, _ := exec.Command(berthBinary, "list", "-q").CombinedOutput(); strings.Contains(string(out), id) {
+		t.Errorf("root's list shows the user's container: %q", out)
+	}
+	if out, err := exec.Command(berthBinary, "--root", filepath.Join(u.runtimeDir, "berth"), "kill", id, "KILL").CombinedOutput(); err == nil || !strings.Contains(string(out), "not by the caller") {
+		t.Errorf("root acting on the user's state root: %v %q; want a refusal", err, out)
+	}
+	var state struct{ Pid int }
+	if err := json.Unmarshal([]byte(u.mustBerth(dir, "state", id)), &state); err != nil || state.Pid <= 0 {
+		t.Fatalf("state as the user: %v %+v", err, state)
+	}
+	if out := u.mustBerth(dir, "exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map"); !strings.HasPrefix(out, "0\n") || !strings.Contains(strings.Join(strings.Fields(out), " "), fmt.Sprintf("0 %d 1", u.uid)) {
+		t.Errorf("exec as the user: %q; want uid 0 mapped to %d", out, u.uid)
+	}
+	u.mustBerth(dir, "exec", "-d", id, "sleep", "999")
+	ps := u.mustBerth(dir, "ps", id)
+	if !strings.Contains(ps, "sleep 1000") || !strings.Contains(ps, "sleep 999") {
+		t.Errorf("ps as the user: %q; want both processes", ps)
+	}
+	_, errs, code := u.berth(dir, "pause", id)
+	if code == 0 || !strings.Contains(errs, "rootless") || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+		t.Errorf("pause without a delegated cgroup: exit %d, %q; want one line saying rootless", code, errs)
+	}
+	_, errs, code = u.berth(dir, "update", "--memory", "100000000", id)
+	if code == 0 || !strings.Contains(errs, "rootless") {
+		t.Errorf("update without a delegated cgroup: exit %d, %q; want a refusal saying rootless", code, errs)
+	}
+	u.mustBerth(dir, "kill", id, "KILL")
+	waitFor(t, 5*time.Second, "init to die", func() bool { return !pidAlive(state.Pid) })
+	u.mustBerth(dir, "delete", id)
+	if _, err := os.Stat(u.stateDir(id)); !os.IsNotExist(err) {
+		t.Errorf("state dir left after delete: %v", err)
+	}
+	if n := mountsMentioning(t, dir); n > 0 {
+		t.Errorf("%d mounts under the bundle left after delete", n)
+	}
+	if waitUntil(2*time.Second, func() bool { return len(u.processes()) == 0 }); len(u.processes()) > 0 {
+		t.Errorf("processes of the user left after delete: %v", u.processes())
+	}
+}
+
+// TestRootlessForeignRange: a map to host ids outside the user's own id and
+// its /etc/subuid range is refused in one line naming the range, before any
+// state exists.
+func TestRootlessForeignRange(t *testing.T) {
+	u := newRootlessUser(t)
+	foreign := u.subUID + 65536*16
+	dir := u.bundle("foreign", []string{"true"}, u.subordinateMaps, func(s *specs.Spec) {
+		s.Linux.UIDMappings[1].HostID = foreign
+	})
+	out, errs, code := u.berth(dir, "run", "h10-rl-foreign")
+	want := fmt.Sprintf("%d-%d", foreign, foreign+65535)
+	if code == 0 || !strings.Contains(errs, want) || !strings.Contains(errs, "rootless") || !strings.Contains(errs, "linux.uidMappings") {
+		t.Errorf("foreign range: exit %d, %q; want a refusal naming linux.uidMappings and %s", code, out+errs, want)
+	}
+	if n := strings.Count(strings.TrimSpace(errs), "\n") + 1; n > 3 {
+		t.Errorf("refusal takes %d lines: %q", n, errs)
+	}
+	if _, err := os.Stat(u.stateDir("h10-rl-foreign")); !os.IsNotExist(err) {
+		t.Errorf("state dir left after the refusal: %v", err)
+	}
+}
+
+// TestRootlessRefusals: what an unprivileged user's container cannot have
+// is refused up front, naming the field and rootless mode, leaving no
+// state; linux.devices are bound from the host instead of made.
+func TestRootlessRefusals(t *testing.T) {
+	u := newRootlessUser(t)
+	cases := []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"ext4 mount", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "ext4", Source: "/dev/sda1"})
+		}, "ext4 filesystem"},
+		{"proc without pid ns", func(s *specs.Spec) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.PIDNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		}, "PID namespace"},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.panic": "1"} }, "linux.sysctl"},
+		{"net sysctl without netns", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, "network namespace"},
+		{"additional gids", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{0} }, "process.user.additionalGids"},
+		{"unmapped uid", func(s *specs.Spec) { s.Process.User.UID = 1000 }, "process.user.uid 1000"},
+		{"unmapped mount gid", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"gid=5"}})
+		}, "gid=5"},
+		{"oom score", func(s *specs.Spec) { v := -1000; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},
+		{"no user namespace", func(s *specs.Spec) {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.UserNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces, s.Linux.UIDMappings, s.Linux.GIDMappings = ns, nil, nil
+		}, "user namespace"},
+	}
+	for i, c := range cases {
+		dir := u.bundle(fmt.Sprintf("refuse%d", i), []string{"true"}, c.edit)
+		id := fmt.Sprintf("h10-rl-refuse%d", i)
+		_, errs, code := u.berth(dir, "run", id)
+		if code == 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "rootless") || strings.Count(strings.TrimSpace(errs), "\n") > 0 {
+			t.Errorf("%s: exit %d, %q; want one line naming %q and rootless mode", c.name, code, errs, c.want)
+		}
+		if _, err := os.Stat(u.stateDir(id)); !os.IsNotExist(err) {
+			t.Errorf("%s: state dir left: %v", c.name, err)
+		}
+	}
+	// A device node cannot be made in a user namespace: the host's is bound.
+	dir := u.bundle("dev", []string{"sh", "-c", "ls -l /dev/fuse"}, func(s *specs.Spec) {
+		s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+	})
+	if out, errs, code := u.berth(dir, "run", "h10-rl-dev"); code != 0 || !strings.HasPrefix(out, "c") || !strings.Contains(out, "10,") {
+		t.Errorf("linux.devices /dev/fuse: exit %d, %q %q; want the host's node bound", code, out, errs)
+	}
+}
+
+// TestRootlessLimitsWarning: without a delegated cgroup the container runs
+// without limits, and berth says so once.
+func TestRootlessLimitsWarning(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("limits", []string{"echo", "ran"}, func(s *specs.Spec) {
+		limit := int64(64 << 20)
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	})
+	out, errs, code := u.berth(dir, "run", "h10-rl-limits")
+	if code != 0 || strings.TrimSpace(out) != "ran" {
+		t.Fatalf("run with limits, no delegated cgroup: exit %d, %q %q", code, out, errs)
+	}
+	if n := strings.Count(errs, "linux.resources"); n != 1 || !strings.Contains(errs, "rootless") {
+		t.Errorf("stderr %q: want one warning about linux.resources in rootless mode", errs)
+	}
+}
