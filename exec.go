@@ -13,6 +13,8 @@ var execCommand = &cli.Command{
 	Name:      "exec",
 	Usage:     "run a new process in a running container",
 	ArgsUsage: "<container-id> <command> [args...]",
+	// What follows the ID is the command's own (as runc): not reordered.
+	SkipArgReorder: true,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to a process.json (overrides the flags below)"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -48,4 +49,63 @@ func TestCLIExecFailureExits255(t *testing.T) {
 func exec0(name string, args ...string) (string, error) {
 	out, err := exec.Command(name, args...).Output()
 	return strings.TrimSpace(string(out)), err
+}
+
+// Flags after the container ID, wherever runc (urfave/cli v1) took them;
+// for exec and ps what follows the ID is the command's own; "--" ends the
+// flags.
+func TestCLIFlagsAfterArguments(t *testing.T) {
+	e := newEnv(t)
+	const id = "h5-cli-flags"
+	b := e.bundle([]string{"sleep", "1000"})
+	e.mustBerth("run", id, "--bundle", b, "-d")
+	if st := e.state(id); st["status"] != "running" {
+		t.Fatalf("run ID --bundle B -d: status %v", st["status"])
+	}
+	e.mustBerth("update", id, "--pids-limit", "42")
+	if got := e.mustBerth("exec", id, "cat", "/sys/fs/cgroup/pids/pids.max"); strings.TrimSpace(got) != "42" && pidsMax(id) != "42" {
+		t.Errorf("update ID --pids-limit 42: pids.max %q / %q, want 42", got, pidsMax(id))
+	}
+	e.mustBerth("update", id, "--pids-limit=43")
+	if pm := pidsMax(id); pm != "" && pm != "43" {
+		t.Errorf("update ID --pids-limit=43: pids.max %q", pm)
+	}
+	// exec: -l and -t -e belong to the command, not to berth.
+	if out := e.mustBerth("exec", id, "ls", "-l", "/dev/null"); !strings.HasPrefix(out, "crw") {
+		t.Errorf("exec ID ls -l: %q; want ls's long listing", out)
+	}
+	if out := e.mustBerth("exec", id, "sh", "-c", `echo "$@"`, "x", "-t", "-e", "A=1", "--", "-d"); out != "-t -e A=1 -- -d\n" {
+		t.Errorf("exec ID sh -c ... -t -e A=1 -- -d: %q", out)
+	}
+	if out := e.mustBerth("exec", "--env", "A=2", "--", id, "sh", "-c", "echo $A"); out != "2\n" {
+		t.Errorf("exec --env A=2 -- ID: %q", out)
+	}
+	if out := e.mustBerth("ps", id, "-o", "pid,comm"); !strings.Contains(out, "COMMAND") || !strings.Contains(out, "sleep") {
+		t.Errorf("ps ID -o pid,comm: %q; want ps's own columns", out)
+	}
+	// "--" ends the flags: what follows is an argument.
+	if _, errs, code := e.berth("update", id, "--", "--pids-limit", "44"); code == 0 || !strings.Contains(errs, "too many arguments") {
+		t.Errorf("update ID -- --pids-limit 44: exit %d, %q; want too many arguments", code, errs)
+	}
+	if pm := pidsMax(id); pm != "" && pm != "43" {
+		t.Errorf("after the refused update: pids.max %q, want 43", pm)
+	}
+	if _, errs, code := e.berth("update", id, "--pids-limit"); code == 0 || !strings.Contains(errs, "--pids-limit needs a value") {
+		t.Errorf("update ID --pids-limit: exit %d, %q", code, errs)
+	}
+	if out := e.mustBerth("state", id, "--help"); !strings.Contains(out, "state") {
+		t.Errorf("state ID --help: %q", out)
+	}
+	e.mustBerth("kill", id, "KILL", "--all")
+	e.waitStatus(id, "stopped")
+	e.mustBerth("delete", id, "--force")
+	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+		t.Errorf("delete ID --force left the state dir")
+	}
+}
+
+// pidsMax is the container's v1 pids.max on the host, "" without one.
+func pidsMax(id string) string {
+	data, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", id, "pids.max"))
+	return strings.TrimSpace(string(data))
 }
