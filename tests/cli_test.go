@@ -109,3 +109,37 @@ func pidsMax(id string) string {
 	data, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", id, "pids.max"))
 	return strings.TrimSpace(string(data))
 }
+
+// Every command's -h and --help print its help and exit 0, touching
+// nothing (checkpoint and restore used to run and fail); so does
+// `help CMD`, and -h after an ID.
+func TestCLIHelpEverywhere(t *testing.T) {
+	e := newEnv(t)
+	list, _, _ := e.berth("--help")
+	_, cmds, ok := strings.Cut(list, "Commands:\n")
+	cmds, _, _ = strings.Cut(cmds, "\n\n")
+	if !ok || cmds == "" {
+		t.Fatalf("berth --help lists no commands: %q", list)
+	}
+	n := 0
+	for _, line := range strings.Split(cmds, "\n") {
+		name := strings.TrimSuffix(strings.Fields(line)[0], ",")
+		n++
+		tries := [][]string{{name, "-h"}, {name, "--help"}, {"help", name}}
+		if name != "exec" && name != "ps" { // after the ID, -h is exec's and ps's command's
+			tries = append(tries, []string{name, "h5-cli-help", "-h"})
+		}
+		for _, args := range tries {
+			out, errs, code := e.berth(args...)
+			if code != 0 || !strings.Contains(out, "berth "+name+" - ") || errs != "" {
+				t.Errorf("berth %v: exit %d, stdout %.60q, stderr %q; want its help and 0", args, code, out, errs)
+			}
+		}
+	}
+	if n < 17 {
+		t.Errorf("only %d commands listed", n)
+	}
+	if left, _ := os.ReadDir(e.root); len(left) != 0 {
+		t.Errorf("help left %d entries in the state root", len(left))
+	}
+}
