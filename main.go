@@ -95,6 +95,7 @@ func setupGlobal(c *cli.Context) error {
 		out = f
 	}
 	logs.Setup(out, format == "json", c.Bool("debug"))
+	logs.Debugf("berth %s", c.Args().First()) // not its arguments: exec -e may carry secrets
 	if c.Bool("systemd-cgroup") {
 		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
 	}

@@ -143,3 +143,40 @@ func TestCLIHelpEverywhere(t *testing.T) {
 		t.Errorf("help left %d entries in the state root", len(left))
 	}
 }
+
+// --debug writes debug lines for create, start, exec and delete: logrus
+// text to stderr, or JSON lines with --log-format json, or to --log.
+func TestCLIDebug(t *testing.T) {
+	e := newEnv(t)
+	const id = "h5-cli-debug"
+	b := e.bundle([]string{"sleep", "1000"})
+	textLine := func(stderr string) bool {
+		for _, l := range strings.Split(stderr, "\n") {
+			if strings.HasPrefix(l, "time=") && strings.Contains(l, " level=debug msg=\"") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, step := range [][]string{{"create", "--bundle", b, id}, {"start", id}, {"exec", id, "true"}} {
+		if _, errs, code := e.berth(append([]string{"--debug"}, step...)...); code != 0 || !textLine(errs) {
+			t.Errorf("--debug %s: exit %d, stderr %q; want level=debug lines", step[0], code, errs)
+		}
+		if _, errs, _ := e.berth(step[0], "-h"); errs != "" {
+			t.Errorf("%s without --debug wrote %q", step[0], errs)
+		}
+	}
+	_, errs, code := e.berth("--debug", "--log-format", "json", "exec", id, "true")
+	if code != 0 || !strings.Contains(errs, `{"level":"debug","msg":"`) {
+		t.Errorf("--debug --log-format json exec: exit %d, stderr %q; want JSON debug lines", code, errs)
+	}
+	if _, errs, _ := e.berth("exec", id, "true"); errs != "" {
+		t.Errorf("exec without --debug wrote %q", errs)
+	}
+	logFile := filepath.Join(t.TempDir(), "log.json")
+	_, errs, code = e.berth("--debug", "--log", logFile, "--log-format", "json", "delete", "--force", id)
+	data, _ := os.ReadFile(logFile)
+	if code != 0 || errs != "" || !strings.Contains(string(data), `"level":"debug","msg":"delete: done"`) {
+		t.Errorf("--debug --log FILE delete: exit %d, stderr %q, log %q; want the debug lines in the file", code, errs, data)
+	}
+}
