@@ -63,7 +63,8 @@ func TestCLIFlagsAfterArguments(t *testing.T) {
 		t.Fatalf("run ID --bundle B -d: status %v", st["status"])
 	}
 	e.mustBerth("update", id, "--pids-limit", "42")
-	if got := e.mustBerth("exec", id, "cat", "/sys/fs/cgroup/pids/pids.max"); strings.TrimSpace(got) != "42" && pidsMax(id) != "42" {
+	// v1 or v2, as the container sees its cgroup
+	if got := e.mustBerth("exec", id, "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max"); strings.TrimSpace(got) != "42" {
 		t.Errorf("update ID --pids-limit 42: pids.max %q / %q, want 42", got, pidsMax(id))
 	}
 	e.mustBerth("update", id, "--pids-limit=43")
