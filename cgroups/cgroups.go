@@ -40,8 +40,8 @@ type Config struct {
 	ID        string                // container ID: the default cgroup name
 	Path      string                // linux.cgroupsPath, may be empty
 	Resources *specs.LinuxResources // may be nil
-	// Devices are linux.devices: each is created in the container and so
-	// allowed in the device cgroup, after linux.resources.devices.
+	// Devices are linux.devices. They grant nothing: only their paths
+	// matter, dropping runc's default allowance for the same path.
 	Devices []specs.LinuxDevice
 }
 
@@ -121,8 +121,8 @@ func (m *Manager) Prepare() error {
 	return nil
 }
 
-// Update applies new limits to a live cgroup; devices are linux.devices,
-// which stay allowed.
+// Update applies new limits to a live cgroup; devices are linux.devices
+// (see Config.Devices).
 func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice) error {
 	steps, err := resourceSteps(res, devices)
 	if err != nil {
