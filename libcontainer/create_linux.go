@@ -222,7 +222,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// On cgroup v1 init joins by itself, after its mounts (so that its own
 	// start is not charged to the container), through the tasks files sent
 	// with the plan: no wait on the kernel (cgroups/join.go).
-	join, err := cr.cg.JoinFiles("")
+	join, err := cr.cg.JoinFiles(nil)
 	if err != nil {
 		return err
 	}
@@ -276,7 +276,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 // it. A send error means init has failed already: its error message is
 // waiting on the socket, and awaitReady reads it.
 func (p *InitProcess) attachInit() error {
-	if err := p.cg.Join(p.Container.InitPID, ""); err != nil {
+	if err := p.cg.Join(p.Container.InitPID, nil); err != nil {
 		return err
 	}
 	p.sock.send(syncMsg{Type: msgJoined})
