@@ -50,15 +50,22 @@ func (c *Container) lockedByOther() bool {
 	return errors.Is(err, ErrLocked)
 }
 
+// cgroup is the container's cgroup, or nil when none is recorded or the
+// recorded paths are refused (cgroupErr says why).
 func (c *Container) cgroup() *cgroups.Manager {
+	cg, _ := c.cgroupErr()
+	return cg
+}
+
+func (c *Container) cgroupErr() (*cgroups.Manager, error) {
 	if len(c.CgroupPaths) == 0 {
-		return nil
+		return nil, fmt.Errorf("%s: no cgroup recorded", c.ID)
 	}
 	cg, err := cgroups.Load(c.CgroupPaths)
 	if err != nil {
-		return nil
+		return nil, fmt.Errorf("%s: %s: %w", c.ID, stateFile, err)
 	}
-	return cg
+	return cg, nil
 }
 
 // Start lets a created container's init exec the workload, and returns once

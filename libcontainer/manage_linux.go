@@ -31,10 +31,10 @@ func loadWithCgroup(root, id string, want ...specs.ContainerState) (*Container, 
 		c.Unlock()
 		return nil, nil, fmt.Errorf("%w: %s is %s", ErrNotRunning, id, st)
 	}
-	cg := c.cgroup()
-	if cg == nil {
+	cg, err := c.cgroupErr()
+	if err != nil {
 		c.Unlock()
-		return nil, nil, fmt.Errorf("%s: no cgroup recorded", id)
+		return nil, nil, err
 	}
 	return c, cg, nil
 }
