@@ -189,11 +189,12 @@ func (m *Manager) mkdirs() error {
 // enabling them from the root down where they are not yet (what a v2
 // cgroup needs before its limit files exist).
 func mkdirV2(dir string) error {
-	rel, err := filepath.Rel(cgroupRoot, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("cgroup %s is not under %s", dir, cgroupRoot)
+	mnt := host.v2.mountpoint
+	rel, err := filepath.Rel(mnt, dir)
+	if err != nil || !within(mnt, dir) || dir == mnt {
+		return fmt.Errorf("cgroup %s is not below %s", dir, mnt)
 	}
-	cur := cgroupRoot
+	cur := mnt
 	for _, name := range strings.Split(rel, "/") {
 		if err := enableControllers(cur); err != nil {
 			return err

@@ -65,9 +65,14 @@ func limitSteps(r *specs.LinuxResources, rules []*deviceRule, v2 bool) ([]step, 
 	add(mem...)
 	add(cpuSteps(r.CPU, v2)...)
 	if p := r.Pids; p != nil && p.Limit != nil {
+		// As runc 1.5 writes it: a negative limit is none, and 0 is 1
+		// (what systemd makes of TasksMax=0, so that both drivers agree).
 		v := "max"
-		if *p.Limit > 0 {
+		switch {
+		case *p.Limit > 0:
 			v = strconv.FormatInt(*p.Limit, 10)
+		case *p.Limit == 0:
+			v = "1"
 		}
 		add(step{ctrl: ctrl("pids"), file: "pids.max", value: v})
 	}
