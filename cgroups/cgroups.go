@@ -89,7 +89,7 @@ func resourceSteps(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]step, e
 	if err == nil && r != nil {
 		err = checkPageSizes(r.HugepageLimits)
 	}
-	return steps, err
+	return hugetlbOnUnified(steps), err
 }
 
 // Load returns the manager for a cgroup created earlier, from its paths

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -80,4 +81,60 @@ func pageSizeName(kb uint64) string {
 		i++
 	}
 	return strconv.FormatUint(kb, 10) + units[i]
+}
+
+// hugetlbOnUnified moves the hugetlb steps of a hybrid host that has no v1
+// hugetlb hierarchy into the unified one, when its root offers the
+// controller (a kernel with hugetlb in cgroup2 only): the v2 file names,
+// with the controller enabled from the mount down to the container's
+// cgroup first. Elsewhere steps are returned as they are.
+func hugetlbOnUnified(steps []step) []step {
+	if host.v2 == nil || host.unified {
+		return steps
+	}
+	if _, ok := host.v1["hugetlb"]; ok {
+		return steps
+	}
+	if avail, err := readFile(host.v2.mountpoint, "cgroup.controllers"); err != nil || !slices.Contains(strings.Fields(avail), "hugetlb") {
+		return steps
+	}
+	var out []step
+	enabled := false
+	for _, s := range steps {
+		if s.ctrl == "hugetlb" {
+			if !enabled {
+				out = append(out, step{ctrl: "", run: func(dir string) error { return enableDown(dir, "hugetlb") }})
+				enabled = true
+			}
+			s.ctrl = ""
+			s.file = strings.TrimSuffix(s.file, ".limit_in_bytes") + ".max"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// enableDown enables ctrl in cgroup.subtree_control of every cgroup from
+// the unified mount down to dir's parent, so that dir has its files.
+func enableDown(dir, ctrl string) error {
+	mnt := host.v2.mountpoint
+	rel, err := filepath.Rel(mnt, filepath.Dir(dir))
+	if err != nil || !within(mnt, dir) {
+		return fmt.Errorf("cgroup %s is not below %s", dir, mnt)
+	}
+	cur := mnt
+	for _, name := range append([]string{"."}, strings.Split(rel, "/")...) {
+		cur = filepath.Join(cur, name)
+		on, err := readFile(cur, "cgroup.subtree_control")
+		if err != nil {
+			return err
+		}
+		if slices.Contains(strings.Fields(on), ctrl) {
+			continue
+		}
+		if err := writeFile(cur, "cgroup.subtree_control", "+"+ctrl); err != nil {
+			return fmt.Errorf("enable the %s controller for %s: %w", ctrl, dir, err)
+		}
+	}
+	return nil
 }

@@ -398,3 +398,61 @@ func TestCgpathExecSubCgroups(t *testing.T) {
 	e.expectRefused([]string{"unknown controller", "nosuchctl"}, "exec", "--cgroup", "nosuchctl:x", id, "true")
 	e.expectRefused([]string{"../x is not a sub cgroup path"}, "exec", "--cgroup", "memory:../x", id, "true")
 }
+
+// runc 1.5's limits on this kind of host: pids.limit 0 is written as 1,
+// update sets cpu.idle, and hugetlb limits go to the unified hierarchy of a
+// hybrid host that has hugetlb only there.
+func TestCgpathRunc15Limits(t *testing.T) {
+	e := newEnv(t)
+	mounts := cgMounts(t)
+	name := fmt.Sprintf("h2cg-lim-%d", os.Getpid())
+	id := "h2-cgpath-lim"
+	zero := int64(0)
+	_, v1huge := mounts["hugetlb"]
+	_, hybrid := mounts[""]
+	hybrid = hybrid && mounts[""] != "/sys/fs/cgroup"
+	hugeInUnified := false
+	if c, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil && hybrid && !v1huge {
+		hugeInUnified = slices.Contains(strings.Fields(string(c)), "hugetlb")
+	}
+	_, err := os.Stat("/sys/kernel/mm/hugepages/hugepages-2048kB")
+	huge := err == nil && (hugeInUnified || v1huge || !hybrid)
+	b := e.bundle([]string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "/" + name
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &zero}
+		if huge {
+			s.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}
+		}
+	})
+	e.mustBerth("run", "-d", "--bundle", b, id)
+	file := func(ctrl, f string) string {
+		if _, ok := mounts[ctrl]; !ok {
+			ctrl = ""
+		}
+		data, err := os.ReadFile(filepath.Join(mounts[ctrl], name, f))
+		if err != nil {
+			t.Errorf("%v", err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	if got := file("pids", "pids.max"); got != "1" {
+		t.Errorf("pids.max for pids.limit 0: %q, want 1 (as runc 1.5)", got)
+	}
+	e.mustBerth("update", "--cpu-idle", "1", id)
+	if got := file("cpu", "cpu.idle"); got != "1" {
+		t.Errorf("cpu.idle after update --cpu-idle 1: %q", got)
+	}
+	if huge {
+		f := "hugetlb.2MB.max"
+		if v1huge {
+			f = "hugetlb.2MB.limit_in_bytes"
+		}
+		if got := file("hugetlb", f); got != "4194304" {
+			t.Errorf("%s: %q, want 4194304", f, got)
+		}
+	}
+	e.mustBerth("delete", "--force", id)
+	if dirs := cgroupDirs(name); len(dirs) > 0 {
+		t.Errorf("cgroups left: %v", dirs)
+	}
+}
