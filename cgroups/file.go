@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,29 +20,6 @@ import (
 // of the cgroup tree, as runc's cgroups.OpenFile ensures.
 
 const resolveBeneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_MAGICLINKS
-
-// mountFDs are handles on the hierarchies' mounts, opened once per process.
-var mountFDs struct {
-	sync.Mutex
-	fds map[string]int
-}
-
-func mountFD(mountpoint string) (int, error) {
-	mountFDs.Lock()
-	defer mountFDs.Unlock()
-	if fd, ok := mountFDs.fds[mountpoint]; ok {
-		return fd, nil
-	}
-	fd, err := unix.Open(mountpoint, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, &os.PathError{Op: "open", Path: mountpoint, Err: err}
-	}
-	if mountFDs.fds == nil {
-		mountFDs.fds = map[string]int{}
-	}
-	mountFDs.fds[mountpoint] = fd
-	return fd, nil
-}
 
 // mountFor is the mount point of the hierarchy dir is in, and dir relative
 // to it.
@@ -70,11 +46,16 @@ func mountFor(dir string) (string, string, error) {
 	return best, rel, err
 }
 
-// openat2 opens name beneath dirfd, retrying on EINTR and EAGAIN.
+// openat2 opens name beneath dirfd, retrying on EINTR and EAGAIN. Before
+// Linux 5.6 (ENOSYS) it is openat without following a last symlink: the
+// path was checked lexically, and cgroupfs has no symlinks.
 func openat2(dirfd int, name string, flags int) (int, error) {
 	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolveBeneath}
 	for {
 		fd, err := unix.Openat2(dirfd, name, how)
+		if err == unix.ENOSYS {
+			return unix.Openat(dirfd, name, flags|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		}
 		if err != unix.EINTR && err != unix.EAGAIN {
 			return fd, err
 		}
@@ -88,11 +69,14 @@ func openDir(dir string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	mfd, err := mountFD(mnt)
+	// Not kept open: a long-lived handle on a host mount is one more
+	// descriptor that must never reach a container.
+	mfd, err := unix.Open(mnt, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, err
+		return -1, &os.PathError{Op: "open", Path: mnt, Err: err}
 	}
 	fd, err := openat2(mfd, rel, unix.O_PATH|unix.O_DIRECTORY)
+	unix.Close(mfd)
 	if err != nil {
 		return -1, &os.PathError{Op: "openat2", Path: dir, Err: err}
 	}
