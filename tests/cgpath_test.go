@@ -177,28 +177,11 @@ func TestCgpathEscapeStaysInTree(t *testing.T) {
 
 			// A state.json that records a path outside the tree (planted,
 			// or from an older berth) is refused, not written to.
-			statePath := filepath.Join(e.root, id, "state.json")
-			orig, err := os.ReadFile(statePath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var st map[string]any
-			dec := json.NewDecoder(bytes.NewReader(orig))
-			dec.UseNumber()
-			if err := dec.Decode(&st); err != nil {
-				t.Fatal(err)
-			}
-			st["cgroupPaths"].(map[string]any)[pidsCtrl] = victim
-			tampered, _ := json.Marshal(st)
-			if err := os.WriteFile(statePath, tampered, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			restore := plantCgroupPath(e, id, pidsCtrl, victim)
 			e.expectRefused([]string{"not below the cgroup hierarchy"}, "update", "--pids-limit", "5", id)
 			e.expectRefused([]string{"not below the cgroup hierarchy"}, "exec", id, "true")
 			assertVictim(t, victim, "update with a planted state.json")
-			if err := os.WriteFile(statePath, orig, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			restore()
 
 			e.mustBerth("delete", "--force", id)
 			assertVictim(t, victim, "delete")
@@ -210,6 +193,33 @@ func TestCgpathEscapeStaysInTree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// plantCgroupPath records path as the container's cgroup of ctrl in its
+// state.json; restore puts the real one back.
+func plantCgroupPath(e *env, id, ctrl, path string) (restore func()) {
+	e.t.Helper()
+	statePath := filepath.Join(e.root, id, "state.json")
+	orig, err := os.ReadFile(statePath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var st map[string]any
+	dec := json.NewDecoder(bytes.NewReader(orig))
+	dec.UseNumber()
+	if err := dec.Decode(&st); err != nil {
+		e.t.Fatal(err)
+	}
+	st["cgroupPaths"].(map[string]any)[ctrl] = path
+	planted, _ := json.Marshal(st)
+	if err := os.WriteFile(statePath, planted, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return func() {
+		if err := os.WriteFile(statePath, orig, 0o600); err != nil {
+			e.t.Fatal(err)
+		}
 	}
 }
 
