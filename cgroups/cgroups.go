@@ -29,6 +29,7 @@ import (
 type Manager struct {
 	paths map[string]string // controller -> directory; "" is the unified hierarchy
 	steps []step            // the limits, for Prepare
+	name  string            // what the messages of New's manager call it
 }
 
 // Config says where the cgroup goes and what it limits.
@@ -68,11 +69,9 @@ func New(cfg Config) (*Manager, error) {
 	if err := m.mounted(steps); err != nil {
 		return nil, err
 	}
-	if err := m.checkFresh(); err != nil {
-		if cfg.Path != "" {
-			return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
-		}
-		return nil, fmt.Errorf("cgroup %s: %w", cfg.ID, err)
+	m.name = fmt.Sprintf("cgroup %s", cfg.ID)
+	if cfg.Path != "" {
+		m.name = fmt.Sprintf("linux.cgroupsPath %q", cfg.Path)
 	}
 	return m, nil
 }

@@ -14,9 +14,17 @@ import (
 // warned up to 1.1) and one that is frozen: init would join it and stop
 // before it could say it is ready, and create would wait forever.
 
-// checkFresh refuses an existing cgroup that holds processes, or that is
-// frozen (or would be: a new cgroup below a frozen one starts frozen).
-// Preconditions: the host layout is loaded.
+// CheckFresh refuses an existing cgroup that holds processes, or that is
+// frozen (or would be: a new cgroup below a frozen one starts frozen). It
+// runs once the container's ID is taken, as runc checks (an existing
+// container's cgroup is "already exists"), and before anything is made.
+func (m *Manager) CheckFresh() error {
+	if err := m.checkFresh(); err != nil {
+		return fmt.Errorf("%s: %w", m.name, err)
+	}
+	return nil
+}
+
 func (m *Manager) checkFresh() error {
 	ctrls := make([]string, 0, len(m.paths))
 	for ctrl := range m.paths {

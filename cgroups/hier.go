@@ -167,7 +167,10 @@ func (l *layout) paths(inner string) (map[string]string, error) {
 			}
 			p = filepath.Join(h.mountpoint, ownBelow(h.root, own), inner)
 		}
-		if !within(h.mountpoint, p) || p == h.mountpoint {
+		if p == h.mountpoint {
+			return fmt.Errorf("names the top of the cgroup hierarchy %s, which holds the host's processes", p)
+		}
+		if !within(h.mountpoint, p) {
 			return fmt.Errorf("%s is not below the cgroup hierarchy %s", p, h.mountpoint)
 		}
 		paths[ctrl] = p

@@ -57,8 +57,8 @@ func TestParseLayoutPaths(t *testing.T) {
 		"v2 relative escape":      {mi: miV2, pc: "0::/x\n", inner: cleanPath("../../../../srv/victim"), unified: true, want: map[string]string{"": "/sys/fs/cgroup/x/srv/victim"}},
 		"v2 absolute escape":      {mi: miV2, pc: "0::/x\n", inner: cleanPath("/../../etc"), unified: true, want: map[string]string{"": "/sys/fs/cgroup/etc"}},
 		"own outside the ns view": {mi: miV2, pc: "0::/../../elsewhere\n", inner: "c1", unified: true, want: map[string]string{"": "/sys/fs/cgroup/c1"}},
-		"v2 root refused":         {mi: miV2, pc: "0::/\n", inner: cleanPath("/.."), unified: true, err: "not below the cgroup hierarchy"},
-		"v2 own cgroup at root":   {mi: miV2, pc: "0::/\n", inner: cleanPath(".."), unified: true, err: "not below"},
+		"v2 root refused":         {mi: miV2, pc: "0::/\n", inner: cleanPath("/.."), unified: true, err: "names the top of the cgroup hierarchy"},
+		"v2 own cgroup at root":   {mi: miV2, pc: "0::/\n", inner: cleanPath(".."), unified: true, err: "names the top"},
 		"nested": {mi: miNested, pc: pcNested, inner: "c1", want: map[string]string{
 			"devices": "/sys/fs/cgroup/devices/sub/c1",
 			"memory":  "/sys/fs/cgroup/mem ory/c1",

@@ -71,6 +71,14 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer c.Unlock()
+	// Once the ID is ours (another container's cgroup is "already exists"),
+	// before anything is made: a cgroup that is busy or frozen is the
+	// user's, and is left as it is (no abort, which would remove it).
+	if err := cr.cg.CheckFresh(); err != nil {
+		closeNetNS(cr.netns)
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
 	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}

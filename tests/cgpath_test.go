@@ -466,3 +466,14 @@ func TestCgpathRunc15Limits(t *testing.T) {
 		t.Errorf("cgroups left: %v", dirs)
 	}
 }
+
+// A cgroupsPath that cleans to a hierarchy's top is refused in one line
+// that names the field, and nothing is left.
+func TestCgpathHierarchyTopRefused(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/", "/..", "/../../.."} {
+		b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = path })
+		e.expectRefused([]string{"linux.cgroupsPath", "names the top of the cgroup hierarchy"}, "run", "-d", "--bundle", b, "h2-cgpath-top")
+		e.assertNothingLeft("h2-cgpath-top", "", b)
+	}
+}
