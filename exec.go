@@ -31,7 +31,7 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux process label"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
-		&cli.StringFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container: PATH, or CONTROLLER[,CONTROLLER]:PATH (cgroup v1, repeatable)"},
 	},
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
@@ -62,7 +62,7 @@ func execAction(c *cli.Context) error {
 		AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
 		NoNewPrivs: c.Bool("no-new-privs"), AppArmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
 		ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), Detach: c.Bool("detach"),
-		PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroup: c.String("cgroup"),
+		PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroups: c.StringSlice("cgroup"),
 	}
 	if opts.Detach {
 		_, err := libcontainer.Exec(opts)

@@ -73,6 +73,14 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer c.Unlock()
+	// Once the ID is ours (another container's cgroup is "already exists"),
+	// before anything is made: a cgroup that is busy or frozen is the
+	// user's, and is left as it is (no abort, which would remove it).
+	if err := cr.cg.CheckFresh(); err != nil {
+		closeNetNS(cr.netns)
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
 	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
@@ -253,7 +261,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// On cgroup v1 init joins by itself, after its mounts (so that its own
 	// start is not charged to the container), through the tasks files sent
 	// with the plan: no wait on the kernel (cgroups/join.go).
-	join, err := cr.cg.JoinFiles("")
+	join, err := cr.cg.JoinFiles(nil)
 	if err != nil {
 		return err
 	}
@@ -307,7 +315,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 // it. A send error means init has failed already: its error message is
 // waiting on the socket, and awaitReady reads it.
 func (p *InitProcess) attachInit() error {
-	if err := p.cg.Join(p.Container.InitPID, ""); err != nil {
+	if err := p.cg.Join(p.Container.InitPID, nil); err != nil {
 		return err
 	}
 	p.sock.send(syncMsg{Type: msgJoined})

@@ -1,13 +1,14 @@
 package rootfs
 
 import (
-	"bufio"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
 // UnmountUnder lazily unmounts every mount at or below rootfs in the
@@ -20,17 +21,15 @@ func UnmountUnder(rootfs string) int {
 		return 0
 	}
 	defer f.Close()
+	mounts, err := mountinfo.Parse(f)
+	if err != nil {
+		return 0
+	}
 	root := filepath.Clean(rootfs)
 	var points []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountPoint(fields[4])
-		if mp == root || strings.HasPrefix(mp, root+"/") {
-			points = append(points, mp)
+	for _, m := range mounts {
+		if m.Mountpoint == root || strings.HasPrefix(m.Mountpoint, root+"/") {
+			points = append(points, m.Mountpoint)
 		}
 	}
 	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
@@ -41,22 +40,4 @@ func UnmountUnder(rootfs string) int {
 		}
 	}
 	return n
-}
-
-// unescapeMountPoint undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountPoint(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			v := (s[i+1]-'0')*64 + (s[i+2]-'0')*8 + (s[i+3] - '0')
-			b.WriteByte(v)
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
