@@ -139,6 +139,20 @@ func (r *Rootfs) mountTarget(dest string, dir bool) (*os.File, error) {
 	return createFileAt(parent, filepath.Base(dest))
 }
 
+// mountTargetDir is mountTarget for a directory; it also says whether the
+// directory was there before.
+func (r *Rootfs) mountTargetDir(dest string) (*os.File, bool, error) {
+	f, err := r.openInRoot(dest, unix.O_DIRECTORY)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil, false, err
+	}
+	f, err = r.mkdirAll(dest)
+	return f, false, err
+}
+
 // createFileAt makes an empty file name in parent (an existing one is kept)
 // and returns an O_PATH handle on it that did not follow a symlink.
 func createFileAt(parent *os.File, name string) (*os.File, error) {
@@ -171,11 +185,21 @@ func (r *Rootfs) mount(m specs.Mount) error {
 	if o.bind {
 		return r.bindMount(m, o)
 	}
-	target, err := r.mountTarget(m.Destination, true)
+	target, existed, err := r.mountTargetDir(m.Destination)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
+	if m.Type == "tmpfs" && existed {
+		// A tmpfs takes the mode of the directory it covers; a mode= of
+		// the config's, later in the data, wins (runc 1.5). One on a new
+		// directory keeps tmpfs's default, 1777.
+		var st unix.Stat_t
+		if err := unix.Fstat(int(target.Fd()), &st); err != nil {
+			return os.NewSyscallError("fstat", err)
+		}
+		o.data = append([]string{fmt.Sprintf("mode=%04o", st.Mode&0o7777)}, o.data...)
+	}
 	if o.copyUp && m.Type == "tmpfs" {
 		return r.mountTmpfsCopyUp(m, o, target)
 	}
