@@ -2,11 +2,13 @@ package tests
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -109,5 +111,64 @@ func TestTmpcopyupKeepsModes(t *testing.T) {
 	want := "705 1000:1000 .\n1777 1001:1001 sub\n666 1002:1002 file\n2755 1003:1003 sgid\n770 0:0 sub/deep\n"
 	if code != 0 || out != want {
 		t.Fatalf("exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+// A net.* sysctl with the network namespace joined by a path that names
+// the host's (the caller's) would be written to the host: it is refused
+// with one line, and the host's value stays.
+func TestSysctlRefusedInJoinedHostNetNS(t *testing.T) {
+	const key, file = "net.ipv4.tcp_keepalive_probes", "/proc/sys/net/ipv4/tcp_keepalive_probes"
+	before, err := os.ReadFile(file)
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.WriteFile(file, before, 0) })
+	for i, path := range []string{"/proc/self/ns/net", "/proc/" + itoa(os.Getpid()) + "/ns/net"} {
+		e := newEnv(t)
+		b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+			for j, ns := range s.Linux.Namespaces {
+				if ns.Type == specs.NetworkNamespace {
+					s.Linux.Namespaces[j].Path = path
+				}
+			}
+			s.Linux.Sysctl = map[string]string{key: "77"}
+		})
+		out, code := e.run("h4-sysctl-"+itoa(i), b)
+		now, _ := os.ReadFile(file)
+		if string(now) != string(before) {
+			t.Fatalf("%s: the host's %s changed from %q to %q", path, key, before, now)
+		}
+		msg := strings.TrimSpace(out)
+		if code == 0 || strings.Contains(msg, "\n") || !strings.Contains(msg, "not allowed in host network namespace") || !strings.Contains(msg, "linux.sysctl") {
+			t.Fatalf("%s: exit %d, want one line naming linux.sysctl: %q", path, code, out)
+		}
+	}
+	// A joined namespace that is not the host's still takes the sysctl.
+	holder := exec.Command("unshare", "-n", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	nsFile := "/proc/" + itoa(holder.Process.Pid) + "/ns/net"
+	for i := 0; i < 100; i++ { // until unshare has made the namespace
+		if a, _ := os.Readlink(nsFile); a != "" {
+			if b, _ := os.Readlink("/proc/self/ns/net"); a != b {
+				break
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	e := newEnv(t)
+	b := e.bundle([]string{"cat", file}, func(s *specs.Spec) {
+		for j, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[j].Path = nsFile
+			}
+		}
+		s.Linux.Sysctl = map[string]string{key: "77"}
+	})
+	if out, code := e.run("h4-sysctl-own", b); code != 0 || out != "77\n" {
+		t.Fatalf("joined non-host namespace: exit %d: %q", code, out)
 	}
 }
