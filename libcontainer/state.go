@@ -41,6 +41,10 @@ type State struct {
 	// CgroupPaths maps a controller ("" for the unified hierarchy) to the
 	// container's cgroup directory on the host.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// RootfsMountBelow is, for a container without a mount namespace, the
+	// mount root.path lay on before create: delete detaches only what was
+	// stacked on it since (rootfs.DetachOwnMounts), never the caller's.
+	RootfsMountBelow uint64 `json:"rootfsMountBelow,omitempty"`
 	// Config is the spec the container was created from, so that no later
 	// command needs to read config.json again. It is stored as RawConfig
 	// and decoded on first use (stateconfig.go): use spec() or summary().

@@ -37,8 +37,8 @@ type Config struct {
 	// SharedMountNS: the container has no mount namespace of its own. Its
 	// mounts then land in berth's (the host's) mount table, as with runc;
 	// berth does not touch the host's propagation, enters the rootfs with
-	// chroot, and `delete` unmounts everything under the rootfs
-	// (UnmountUnder).
+	// chroot, and `delete` detaches the mounts it stacked on root.path
+	// (DetachOwnMounts).
 	SharedMountNS bool
 }
 

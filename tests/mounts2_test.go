@@ -1,0 +1,90 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// withoutMountNS drops the mount (and cgroup) namespace from the spec.
+func withoutMountNS(s *specs.Spec) {
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.MountNamespace && n.Type != specs.CgroupNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+}
+
+// callerMountsRootfs mounts a tmpfs at dir holding what dir held, as
+// containerd and podman mount a container's rootfs themselves, plus a
+// tmpfs of the caller's at dir/data, each with a file of the caller's.
+func callerMountsRootfs(t *testing.T, dir string) {
+	t.Helper()
+	saved := t.TempDir()
+	if out, err := exec.Command("cp", "-a", dir+"/.", saved).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if out, err := exec.Command("cp", "-a", saved+"/.", dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "caller-file"), []byte("mine"), 0o644)
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	if err := unix.Mount("tmpfs", data, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(data, unix.MNT_DETACH) })
+	os.WriteFile(filepath.Join(data, "caller-file"), []byte("mine"), 0o644)
+}
+
+// A container without a mount namespace: delete, and a create that fails,
+// take off the mounts berth stacked on root.path, and leave the caller's
+// own mounts at root.path and under it (with their files) in place.
+func TestNoMountNSKeepsCallersRootfsMount(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sleep", "1000"}, withoutMountNS)
+	rootfsDir := filepath.Join(b, "rootfs")
+	callerMountsRootfs(t, rootfsDir)
+	check := func(when string) {
+		t.Helper()
+		for _, f := range []string{"caller-file", "data/caller-file"} {
+			if _, err := os.Stat(filepath.Join(rootfsDir, f)); err != nil {
+				t.Fatalf("%s: the caller's %s is gone: %v", when, f, err)
+			}
+		}
+		if n := mountsMentioning(t, rootfsDir); n != 2 {
+			t.Fatalf("%s: %d mounts at or under the rootfs, want the caller's 2", when, n)
+		}
+	}
+	e.mustBerth("run", "-d", "--bundle", b, "h4-nomnt-1")
+	if n := mountsMentioning(t, rootfsDir); n <= 2 {
+		t.Fatal("no mount of the container in the host's table: the test proves nothing")
+	}
+	e.mustBerth("delete", "--force", "h4-nomnt-1")
+	check("after delete")
+
+	e.editSpec(b, func(s *specs.Spec) { s.Process.Args = []string{"cat", "/caller-file"} })
+	if out, code := e.run("h4-nomnt-2", b); code != 0 || out != "mine" {
+		t.Fatalf("run: exit %d: %q", code, out)
+	}
+	check("after run")
+
+	e.editSpec(b, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: "/nonexistent-h4", Options: []string{"bind"}})
+	})
+	if out, code := e.run("h4-nomnt-3", b); code == 0 || !strings.Contains(out, "nonexistent-h4") {
+		t.Fatalf("a bind of a missing source: exit %d: %q", code, out)
+	}
+	check("after a failed create")
+}
