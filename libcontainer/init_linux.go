@@ -409,6 +409,7 @@ func rootfsConfig(plan *Plan) rootfs.Config {
 		NewCgroupNS:   hasNS(spec, specs.CgroupNamespace),
 		InUserNS:      hasNS(spec, specs.UserNamespace),
 		NoPivot:       plan.NoPivot,
+		Cwd:           spec.Process.Cwd,
 		SharedMountNS: !hasNS(spec, specs.MountNamespace),
 	}
 }

@@ -96,6 +96,13 @@ func (r *Rootfs) Finalize() error {
 			}
 		}
 	}
+	// A missing process.cwd is made now, while the root is writable (runc
+	// does the same); / is the container's, so its links stay inside.
+	if r.cfg.Cwd != "" {
+		if err := os.MkdirAll(r.cfg.Cwd, 0o755); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", r.cfg.Cwd, err)
+		}
+	}
 	if r.cfg.Readonly {
 		if err := remount("/", unix.MS_BIND|unix.MS_RDONLY); err != nil {
 			return fmt.Errorf("make root read-only: %w", err)

@@ -34,6 +34,7 @@ type Config struct {
 	NewCgroupNS   bool
 	InUserNS      bool
 	NoPivot       bool
+	Cwd           string // process.cwd, made before a read-only root
 	// SharedMountNS: the container has no mount namespace of its own. Its
 	// mounts then land in berth's (the host's) mount table, as with runc;
 	// berth does not touch the host's propagation, enters the rootfs with
@@ -131,12 +132,11 @@ func (r *Rootfs) mountTarget(dest string, dir bool) (*os.File, error) {
 	if dir {
 		return r.mkdirAll(dest)
 	}
-	parent, err := r.mkdirAll(filepath.Dir(dest))
-	if err != nil {
-		return nil, err
+	f, err := r.openInRoot(dest, 0)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return f, err
 	}
-	defer parent.Close()
-	return createFileAt(parent, filepath.Base(dest))
+	return r.walkCreate(dest, true)
 }
 
 // mountTargetDir is mountTarget for a directory; it also says whether the

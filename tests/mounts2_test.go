@@ -88,3 +88,54 @@ func TestNoMountNSKeepsCallersRootfsMount(t *testing.T) {
 	}
 	check("after a failed create")
 }
+
+// Mount targets through symlinks of the image that dangle, as a component
+// (/var/run -> ../run with no /run) or at the end, are made inside the
+// rootfs (runc 1.5); links to absolute host-like paths and above the root
+// never make anything outside it.
+func TestMountTargetThroughDanglingSymlinks(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("from-host-dir\n"), 0o644)
+	hostLike := "/tmp/h4-xyz-" + itoa(os.Getpid())
+	bind := func(dest string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "bind", Source: src, Options: []string{"bind"}}
+	}
+	b := e.bundle([]string{"cat", "/run/a/f", "/made/f", hostLike + "/sub/f", "/esc/f"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bind("/var/run/a"), bind("/last"), bind("/abs/sub"), bind("/up/esc"))
+	})
+	rootfs := filepath.Join(b, "rootfs")
+	os.MkdirAll(filepath.Join(rootfs, "var"), 0o755)
+	for link, target := range map[string]string{"var/run": "../run", "last": "/made", "abs": hostLike, "up": "../../.."} {
+		if err := os.Symlink(target, filepath.Join(rootfs, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, code := e.run("h4-danglink", b)
+	if code != 0 || out != strings.Repeat("from-host-dir\n", 4) {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	for _, p := range []string{hostLike, filepath.Join(b, "..", "..", "esc"), filepath.Join(b, "..", "esc"), filepath.Join(b, "esc")} {
+		if _, err := os.Lstat(p); err == nil {
+			os.RemoveAll(p)
+			t.Errorf("%s was made outside the rootfs", p)
+		}
+	}
+	for _, p := range []string{"run/a", "made", hostLike[1:] + "/sub", "esc"} {
+		if fi, err := os.Stat(filepath.Join(rootfs, p)); err != nil || !fi.IsDir() {
+			t.Errorf("rootfs/%s: %v, want a directory made inside the rootfs", p, err)
+		}
+	}
+}
+
+// A missing process.cwd is made before the root goes read-only.
+func TestReadonlyRootMissingCwd(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"pwd"}, func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Process.Cwd = "/work/here"
+	})
+	if out, code := e.run("h4-rocwd", b); code != 0 || out != "/work/here\n" {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+}
