@@ -6,54 +6,34 @@ import (
 	"io"
 	"os"
 
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
-	"github.com/berth-project/berth/internal/linux"
 )
 
-// mountTmpfsCopyUp mounts a tmpfs that starts with a copy of the directory
-// it covers (the "tmpcopyup" option podman gives its --read-only and
-// --tmpfs mounts). under is the handle on that directory, taken before the
-// mount: through it the image's files stay readable afterwards.
-func (r *Rootfs) mountTmpfsCopyUp(m specs.Mount, o mountOpts, under *os.File) error {
+// copyUp fills the tmpfs just mounted (mounted, a handle on its root)
+// with a copy of the directory it covers (under, the handle taken before
+// the mount: through it the image's files stay readable). This is the
+// "tmpcopyup" option podman gives its --read-only and --tmpfs mounts. The
+// tmpfs has the mode of that directory from its mount data (or the
+// config's mode=); it gets its owner here.
+func copyUp(under, mounted *os.File) error {
 	src, err := openDirAt(int(under.Fd()), ".")
 	if err != nil {
-		return fmt.Errorf("tmpcopyup: open %s: %w", m.Destination, err)
+		return err
 	}
 	defer src.Close()
-	// Writable while it is filled; the mount's own flags come after.
-	if err := linux.Mount(m.Source, procFdPath(under), "tmpfs", o.flags&^unix.MS_RDONLY, o.dataString()); err != nil {
-		return err
-	}
-	mounted, err := r.openMounted(m.Destination)
-	if err != nil {
-		return err
-	}
-	defer mounted.Close()
 	dst, err := openDirAt(int(mounted.Fd()), ".")
 	if err != nil {
-		return fmt.Errorf("tmpcopyup: open %s: %w", m.Destination, err)
+		return err
 	}
 	defer dst.Close()
-	// The tmpfs has the mode of the directory it covers from its mount
-	// data (or the config's mode=); it gets its owner too.
 	var st unix.Stat_t
 	if err := unix.Fstat(int(src.Fd()), &st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
 	if err := unix.Fchown(int(dst.Fd()), int(st.Uid), int(st.Gid)); err != nil {
-		return fmt.Errorf("tmpcopyup %s: %w", m.Destination, os.NewSyscallError("fchown", err))
+		return os.NewSyscallError("fchown", err)
 	}
-	if err := copyEntries(src, dst); err != nil {
-		return fmt.Errorf("tmpcopyup %s: %w", m.Destination, err)
-	}
-	if o.flags&unix.MS_RDONLY != 0 {
-		if err := remount(procFdPath(mounted), o.flags); err != nil {
-			return err
-		}
-	}
-	return r.setPropagation(m.Destination, o)
+	return copyEntries(src, dst)
 }
 
 // copyTree copies the directory src into the directory dst, keeping modes

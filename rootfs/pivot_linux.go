@@ -103,6 +103,9 @@ func (r *Rootfs) Finalize() error {
 			return fmt.Errorf("process.cwd %s: %w", r.cfg.Cwd, err)
 		}
 	}
+	if err := r.makeReadonlyLater(); err != nil {
+		return err
+	}
 	if r.cfg.Readonly {
 		if err := remount("/", unix.MS_BIND|unix.MS_RDONLY); err != nil {
 			return fmt.Errorf("make root read-only: %w", err)

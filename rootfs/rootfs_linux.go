@@ -35,6 +35,7 @@ type Config struct {
 	InUserNS      bool
 	NoPivot       bool
 	Cwd           string // process.cwd, made before a read-only root
+	Console       bool   // process.terminal: /dev/console is made for the pty
 	// SharedMountNS: the container has no mount namespace of its own. Its
 	// mounts then land in berth's (the host's) mount table, as with runc;
 	// berth does not touch the host's propagation, enters the rootfs with
@@ -48,6 +49,10 @@ type Config struct {
 type Rootfs struct {
 	cfg    Config
 	rootFd *os.File // the rootfs directory, after it is bind-mounted on itself
+	// readonlyLater are read-only tmpfs mounts, mounted writable so that
+	// what goes under them (devpts on a read-only /dev, /dev/console,
+	// process.cwd) can be made; Finalize makes them read-only (as runc).
+	readonlyLater []*os.File
 }
 
 // Prepare makes the mount namespace private to the container, binds the
@@ -98,6 +103,15 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		if err := r.ptmxLink(); err != nil {
 			r.Close()
 			return nil, err
+		}
+		if cfg.Console {
+			// The pty's slave is bound here later (MountConsole).
+			f, err := r.mountTarget("/dev/console", false)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("/dev/console: %w", err)
+			}
+			f.Close()
 		}
 	}
 	return r, nil
@@ -190,18 +204,8 @@ func (r *Rootfs) mount(m specs.Mount) error {
 		return err
 	}
 	defer target.Close()
-	if m.Type == "tmpfs" && existed {
-		// A tmpfs takes the mode of the directory it covers; a mode= of
-		// the config's, later in the data, wins (runc 1.5). One on a new
-		// directory keeps tmpfs's default, 1777.
-		var st unix.Stat_t
-		if err := unix.Fstat(int(target.Fd()), &st); err != nil {
-			return os.NewSyscallError("fstat", err)
-		}
-		o.data = append([]string{fmt.Sprintf("mode=%04o", st.Mode&0o7777)}, o.data...)
-	}
-	if o.copyUp && m.Type == "tmpfs" {
-		return r.mountTmpfsCopyUp(m, o, target)
+	if m.Type == "tmpfs" {
+		return r.mountTmpfs(m, o, target, existed)
 	}
 	err = linux.Mount(m.Source, procFdPath(target), m.Type, o.flags, o.dataString())
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {

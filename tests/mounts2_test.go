@@ -139,3 +139,20 @@ func TestReadonlyRootMissingCwd(t *testing.T) {
 		t.Fatalf("exit %d: %q", code, out)
 	}
 }
+
+// A read-only /dev (a tmpfs with "ro", then devpts on /dev/pts): what goes
+// under it is made before it turns read-only, as runc does.
+func TestReadonlyDevTmpfs(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "touch /dev/x 2>/dev/null && echo WRITABLE; test -c /dev/pts/ptmx && echo PTS; " +
+		"echo hi > /dev/null && echo NULL; awk '$5 == \"/dev\" { split($6, o, \",\"); print o[1] }' /proc/self/mountinfo"}, func(s *specs.Spec) {
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev" {
+				s.Mounts[i].Options = append(m.Options, "ro")
+			}
+		}
+	})
+	if out, code := e.run("h4-rodev", b); code != 0 || out != "PTS\nNULL\nro\n" {
+		t.Fatalf("exit %d: %q, want /dev/pts and /dev/null there and /dev read-only", code, out)
+	}
+}

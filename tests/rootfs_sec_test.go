@@ -172,3 +172,50 @@ func TestSysctlRefusedInJoinedHostNetNS(t *testing.T) {
 		t.Fatalf("joined non-host namespace: exit %d: %q", code, out)
 	}
 }
+
+// readTerminal creates id with a terminal, starts it, and returns what the
+// workload wrote to it until it ended.
+func readTerminal(t *testing.T, e *env, b, id string) string {
+	t.Helper()
+	sock, got := receiveConsole(t)
+	e.mustBerth("create", "--bundle", b, "--console-socket", sock, id)
+	var master *os.File
+	select {
+	case master = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no terminal arrived on the console socket")
+	}
+	defer master.Close()
+	e.mustBerth("start", id)
+	master.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var out strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(out.String(), "END") {
+		n, err := master.Read(buf)
+		out.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return strings.ReplaceAll(out.String(), "\r", "")
+}
+
+// With process.terminal, /dev/console is the container's terminal (the
+// runtime spec requires it; runc binds the pty slave there), also with a
+// read-only /dev.
+func TestTerminalHasDevConsole(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "stat -L -c '%F %t:%T' /dev/console /proc/self/fd/0; echo END"}, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		for i, m := range s.Mounts {
+			if m.Destination == "/dev" {
+				s.Mounts[i].Options = append(m.Options, "ro")
+			}
+		}
+	})
+	out := readTerminal(t, e, b, "h4-console")
+	lines := strings.Split(out, "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "character special file 88:") || lines[0] != lines[1] {
+		t.Fatalf("/dev/console and the terminal: %q, want the same pty (major 136)", out)
+	}
+}
