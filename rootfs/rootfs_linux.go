@@ -87,6 +87,7 @@ func Prepare(cfg Config) (*Rootfs, error) {
 	r := &Rootfs{cfg: cfg, rootFd: fd}
 	setupDev := true
 	for i, m := range cfg.Mounts {
+		m.Destination = stripRoot(cfg.Rootfs, m.Destination)
 		if err := r.mount(m); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("mounts[%d] %s on %s: %w", i, m.Type, m.Destination, err)
@@ -218,42 +219,6 @@ func (r *Rootfs) mount(m specs.Mount) error {
 	}
 	if err != nil {
 		return err
-	}
-	return r.setPropagation(m.Destination, o)
-}
-
-func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
-	source := m.Source
-	if !filepath.IsAbs(source) {
-		source = filepath.Join(r.cfg.BundleDir, source)
-	}
-	fi, err := os.Stat(source)
-	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
-	}
-	target, err := r.mountTarget(m.Destination, fi.IsDir())
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	flags := uintptr(unix.MS_BIND)
-	if o.recursive {
-		flags |= unix.MS_REC
-	}
-	if err := linux.Mount(source, procFdPath(target), "bind", flags, ""); err != nil {
-		return err
-	}
-	// Bind mounts ignore every flag but MS_REC on creation; the others take
-	// a remount of the new mount.
-	if o.flags&^unix.MS_REMOUNT != 0 {
-		if err := r.remountAt(m.Destination, o.flags|unix.MS_BIND); err != nil {
-			return err
-		}
-	}
-	if o.recursiveAttr != 0 {
-		if err := r.setRecursiveAttr(m.Destination, o.recursiveAttr); err != nil {
-			return err
-		}
 	}
 	return r.setPropagation(m.Destination, o)
 }

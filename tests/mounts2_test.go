@@ -156,3 +156,86 @@ func TestReadonlyDevTmpfs(t *testing.T) {
 		t.Fatalf("exit %d: %q, want /dev/pts and /dev/null there and /dev read-only", code, out)
 	}
 }
+
+// mountOptsIn returns the per-mount options of each mount point the
+// workload printed as "<mount point> <options>" lines.
+func mountOptsIn(out string) map[string][]string {
+	got := map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			got[f[0]] = strings.Split(f[1], ",")
+		}
+	}
+	return got
+}
+
+func hasOpt(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// A bind mount whose config sets flags gets exactly those: the source's
+// ro, nosuid, nodev and noexec that were not asked for are cleared (runc
+// 1.1.5 and 1.5). One without any flag keeps its source's.
+func TestBindMountFlagsAreExactlyTheConfigs(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	if err := unix.Mount(src, src, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+	if err := unix.Mount("", src, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOEXEC|unix.MS_NOSUID, ""); err != nil {
+		t.Fatal(err)
+	}
+	b := e.bundle([]string{"awk", `$5 ~ "^/b" { print $5, $6 }`, "/proc/self/mountinfo"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/b1", Type: "bind", Source: src, Options: []string{"bind", "nosuid", "nodev"}},
+			specs.Mount{Destination: "/b2", Type: "bind", Source: src, Options: []string{"bind", "ro"}},
+			specs.Mount{Destination: "/b3", Type: "bind", Source: src, Options: []string{"bind"}})
+	})
+	out, code := e.run("h4-bindflags", b)
+	got := mountOptsIn(out)
+	if code != 0 || len(got) != 3 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	for _, c := range []struct {
+		dest      string
+		want, not []string
+	}{
+		{"/b1", []string{"rw", "nosuid", "nodev"}, []string{"ro", "noexec"}},
+		{"/b2", []string{"ro"}, []string{"nosuid", "noexec", "nodev"}},
+		{"/b3", []string{"ro", "nosuid", "noexec"}, nil},
+	} {
+		for _, o := range c.want {
+			if !hasOpt(got[c.dest], o) {
+				t.Errorf("%s: options %v, want %s", c.dest, got[c.dest], o)
+			}
+		}
+		for _, o := range c.not {
+			if hasOpt(got[c.dest], o) {
+				t.Errorf("%s: options %v, did not ask for %s", c.dest, got[c.dest], o)
+			}
+		}
+	}
+}
+
+// A destination written as the host path of a place inside the rootfs is
+// that place (runc takes "<rootfs>/final" as /final).
+func TestMountDestinationAsHostPathInRootfs(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"stat", "-f", "-c", "%T", "/final/"})
+	rootfs := filepath.Join(b, "rootfs")
+	e.editSpec(b, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: rootfs + "/final", Type: "tmpfs", Source: "tmpfs"})
+	})
+	if out, code := e.run("h4-hostdest", b); code != 0 || out != "tmpfs\n" {
+		t.Fatalf("exit %d: %q, want a tmpfs at /final", code, out)
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, rootfs)); err == nil {
+		t.Fatalf("made %s inside the rootfs", filepath.Join(rootfs, rootfs))
+	}
+}
