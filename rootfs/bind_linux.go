@@ -48,8 +48,8 @@ func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
 			return fmt.Errorf("set the mount's options: %w", err)
 		}
 	}
-	if o.recursiveAttr != 0 {
-		if err := r.setRecursiveAttr(m.Destination, o.recursiveAttr); err != nil {
+	if o.recAttrSet != 0 || o.recAttrClr != 0 {
+		if err := r.setRecursiveAttr(m.Destination, o.recAttrSet, o.recAttrClr); err != nil {
 			return err
 		}
 	}

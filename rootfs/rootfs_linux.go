@@ -225,13 +225,13 @@ func (r *Rootfs) mount(m specs.Mount) error {
 
 // setRecursiveAttr applies "rro"-style options to the mount at dest and
 // every mount below it.
-func (r *Rootfs) setRecursiveAttr(dest string, attr uint64) error {
+func (r *Rootfs) setRecursiveAttr(dest string, set, clr uint64) error {
 	f, err := r.openMounted(dest)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	err = unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: set, Attr_clr: clr})
 	if err != nil {
 		return &os.PathError{Op: "mount_setattr (recursive options)", Path: dest, Err: err}
 	}

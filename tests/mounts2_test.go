@@ -239,3 +239,90 @@ func TestMountDestinationAsHostPathInRootfs(t *testing.T) {
 		t.Fatalf("made %s inside the rootfs", filepath.Join(rootfs, rootfs))
 	}
 }
+
+// Mount options runc 1.5 accepts: nosymfollow, iversion, noiversion,
+// defaults on a tmpfs; the recursive clearing ones (rexec, rdev, ratime,
+// ...) and rnosymfollow on a bind, by their effect on every mount of it.
+func TestRuncMountOptions(t *testing.T) {
+	e := newEnv(t)
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	if err := unix.Mount("tmpfs", src, "tmpfs", unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_NOATIME, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(src, unix.MNT_DETACH) })
+	os.Mkdir(sub, 0o755)
+	if err := unix.Mount("tmpfs", sub, "tmpfs", unix.MS_NOEXEC|unix.MS_NODEV|unix.MS_NOATIME, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	b := e.bundle([]string{"awk", `$5 ~ "^/(t|r)" { print $5, $6 }`, "/proc/self/mountinfo"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/t", Type: "tmpfs", Source: "tmpfs", Options: []string{"defaults", "nosymfollow", "iversion", "noiversion", "size=1m"}},
+			specs.Mount{Destination: "/r", Type: "bind", Source: src, Options: []string{"rbind", "rexec", "rdev", "ratime", "rrelatime", "rnorelatime",
+				"rnostrictatime", "rdiratime", "rnosymfollow"}})
+	})
+	out, code := e.run("h4-runcopts", b)
+	got := mountOptsIn(out)
+	if code != 0 || len(got) != 3 {
+		t.Fatalf("exit %d: %q", code, out)
+	}
+	if !hasOpt(got["/t"], "nosymfollow") {
+		t.Errorf("/t: options %v, want nosymfollow", got["/t"])
+	}
+	for _, p := range []string{"/r", "/r/sub"} {
+		if !hasOpt(got[p], "nosymfollow") || hasOpt(got[p], "noexec") || hasOpt(got[p], "nodev") || hasOpt(got[p], "noatime") {
+			t.Errorf("%s: options %v, want nosymfollow and none of noexec, nodev, noatime", p, got[p])
+		}
+	}
+}
+
+// A tmpfs takes the mode of the directory it covers; an explicit mode=
+// wins; on a directory made for it, tmpfs's 1777 (runc 1.5).
+func TestTmpfsModes(t *testing.T) {
+	e := newEnv(t)
+	tmpfs := func(dest string, opts ...string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: opts}
+	}
+	b := e.bundle([]string{"stat", "-c", "%a %n", "/covers", "/explicit", "/new"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, tmpfs("/covers", "nosuid"), tmpfs("/explicit", "mode=750"), tmpfs("/new"))
+	})
+	for _, d := range []string{"covers", "explicit"} {
+		p := filepath.Join(b, "rootfs", d)
+		os.Mkdir(p, 0o700)
+		os.Chmod(p, 0o710|os.ModeSticky)
+	}
+	want := "1710 /covers\n750 /explicit\n1777 /new\n"
+	if out, code := e.run("h4-tmpfsmode", b); code != 0 || out != want {
+		t.Fatalf("exit %d:\n%s\nwant:\n%s", code, out, want)
+	}
+}
+
+// Masked paths: a duplicate is masked once, and the masked directories
+// share one read-only tmpfs (runc 1.5).
+func TestMaskedPathsOnceAndShared(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"awk", `$5 ~ "^/m" { print $5, $3, $6 }`, "/proc/self/mountinfo"}, func(s *specs.Spec) {
+		s.Linux.MaskedPaths = []string{"/m1", "/m2", "/m1/", "/mf", "/m2", "/mf"}
+	})
+	for _, d := range []string{"m1", "m2"} {
+		os.Mkdir(filepath.Join(b, "rootfs", d), 0o755)
+	}
+	os.WriteFile(filepath.Join(b, "rootfs", "mf"), []byte("secret"), 0o644)
+	out, code := e.run("h4-masked", b)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 3 {
+		t.Fatalf("exit %d: %q, want one mount on each of /m1, /m2, /mf", code, out)
+	}
+	dev := map[string]string{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		dev[f[0]] = f[1]
+		if !hasOpt(strings.Split(f[2], ","), "ro") && f[0] != "/mf" {
+			t.Errorf("%s is not read-only: %s", f[0], l)
+		}
+	}
+	if dev["/m1"] == "" || dev["/m1"] != dev["/m2"] {
+		t.Fatalf("masked directories on different filesystems: %q", out)
+	}
+}
