@@ -22,8 +22,13 @@ func TestTmpcopyupRaceNeverCopiesHostFiles(t *testing.T) {
 	e := newEnv(t)
 	const secret = "HOST-SECRET-h4"
 	hostDir := t.TempDir()
-	os.WriteFile(filepath.Join(hostDir, "inner"), []byte(secret+"\n"), 0o644)
-	hostFile := filepath.Join(hostDir, "inner")
+	// A directory of the image and the host's have the same names: a path
+	// through a directory swapped mid-copy reaches the host's file.
+	const inner = 16
+	for k := 0; k < inner; k++ {
+		os.WriteFile(filepath.Join(hostDir, "inner"+itoa(k)), []byte(secret+"\n"), 0o644)
+	}
+	hostFile := filepath.Join(hostDir, "inner0")
 	b := e.bundle([]string{"sh", "-c", "cat /data/* /data/*/* 2>/dev/null; echo RAN"}, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}})
 	})
@@ -35,7 +40,9 @@ func TestTmpcopyupRaceNeverCopiesHostFiles(t *testing.T) {
 		os.WriteFile(filepath.Join(data, "f"+n), []byte("image\n"), 0o644)
 		os.Symlink(hostFile, filepath.Join(data, "lf"+n))
 		os.Mkdir(filepath.Join(data, "d"+n), 0o755)
-		os.WriteFile(filepath.Join(data, "d"+n, "inner"), []byte("image\n"), 0o644)
+		for k := 0; k < inner; k++ {
+			os.WriteFile(filepath.Join(data, "d"+n, "inner"+itoa(k)), []byte("image\n"), 0o644)
+		}
 		os.Symlink(hostDir, filepath.Join(data, "ld"+n))
 	}
 	dir, err := os.Open(data)
@@ -45,18 +52,19 @@ func TestTmpcopyupRaceNeverCopiesHostFiles(t *testing.T) {
 	defer dir.Close()
 	var stop atomic.Bool
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		fd := int(dir.Fd())
-		for !stop.Load() {
-			for i := 0; i < pairs; i++ {
-				n := itoa(i)
-				unix.Renameat2(fd, "f"+n, fd, "lf"+n, unix.RENAME_EXCHANGE)
-				unix.Renameat2(fd, "d"+n, fd, "ld"+n, unix.RENAME_EXCHANGE)
+	for _, kind := range []string{"f", "d"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fd := int(dir.Fd())
+			for !stop.Load() {
+				for i := 0; i < pairs; i++ {
+					n := itoa(i)
+					unix.Renameat2(fd, kind+n, fd, "l"+kind+n, unix.RENAME_EXCHANGE)
+				}
 			}
-		}
-	}()
+		}()
+	}
 	defer func() { stop.Store(true); wg.Wait() }()
 	ran := 0
 	for i := 0; i < 30; i++ {
