@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,9 @@ func (r *Rootfs) pivotRoot() error {
 }
 
 func (r *Rootfs) moveRoot() error {
+	if err := hideHostProcSys(filepath.Clean(r.cfg.Rootfs)); err != nil {
+		return err
+	}
 	if err := unix.Fchdir(int(r.rootFd.Fd())); err != nil {
 		return &os.PathError{Op: "chdir", Path: r.cfg.Rootfs, Err: err}
 	}

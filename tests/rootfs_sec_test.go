@@ -227,3 +227,25 @@ func TestTerminalHasDevConsole(t *testing.T) {
 		t.Fatalf("/dev/console and the terminal: %q, want the same pty (major 136)", out)
 	}
 }
+
+// --no-pivot keeps the old root under the new one in the container's mount
+// namespace; the host's full proc there would let the workload mount a
+// bare /proc of its own (in new user and pid namespaces). It must fail, as
+// in runc; the container's /proc and the host's mounts stay.
+func TestNoPivotHidesHostProc(t *testing.T) {
+	e := newEnv(t)
+	caps := []string{"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETFCAP"}
+	b := e.bundle([]string{"sh", "-c", "unshare -mrpf true && echo UNSHARE-OK; " +
+		"unshare -mrpf sh -c 'mount -t proc none /proc' 2>/dev/null && echo MOUNTED; test -r /proc/self/status && echo OWN-PROC"}, func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	})
+	out, _, code := e.berth("run", "--no-pivot", "--bundle", b, "h4-nopivot")
+	if code != 0 || out != "UNSHARE-OK\nOWN-PROC\n" {
+		t.Fatalf("exit %d: %q, want unshare to work, the proc mount refused, and the container's own /proc", code, out)
+	}
+	for _, p := range []string{"/proc/self/status", "/sys/kernel"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the host lost %s: %v", p, err)
+		}
+	}
+}
