@@ -69,21 +69,53 @@ func copyEntries(src, dst *os.File) error {
 	return nil
 }
 
-// copyEntry copies one entry of src, by name, into dst.
+// errChanged: an entry was swapped for another while it was copied.
+var errChanged = errors.New("changed while being copied")
+
+// copyEntry copies one entry of src, by name, into dst. A process racing
+// in the image may swap it at any time: a few tries, then an error.
 func copyEntry(src, dst *os.File, name string) error {
+	for try := 0; ; try++ {
+		err := copyEntryOnce(src, dst, name)
+		if !errors.Is(err, errChanged) {
+			return err
+		}
+		if try == 8 {
+			return fmt.Errorf("copy %s: it kept changing while it was copied", name)
+		}
+	}
+}
+
+// copyEntryOnce takes the entry as it is now: a handle on it that follows
+// no link, and its type from that handle. A link is read, and a directory
+// opened, through the handle; a file is opened for reading by name and
+// must be the same inode (an O_PATH handle cannot be read).
+func copyEntryOnce(src, dst *os.File, name string) error {
+	fd, err := unix.Openat(int(src.Fd()), name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	entry := os.NewFile(uintptr(fd), name)
+	defer entry.Close()
 	var st unix.Stat_t
-	if err := unix.Fstatat(int(src.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lstat", Path: name, Err: err}
+	if err := unix.Fstat(fd, &st); err != nil {
+		return os.NewSyscallError("fstat", err)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFLNK:
-		return copySymlink(src, dst, name)
-	case unix.S_IFDIR:
-		from, err := openDirAt(int(src.Fd()), name)
-		if errors.Is(err, unix.ELOOP) {
-			// Swapped for a link since the lstat: copy the link.
-			return copySymlink(src, dst, name)
+		target, err := readlinkAt(fd, "")
+		if err != nil {
+			return err
 		}
+		if err := unix.Symlinkat(target, int(dst.Fd()), name); err != nil {
+			return &os.PathError{Op: "symlink", Path: name, Err: err}
+		}
+		if err := unix.Fchownat(int(dst.Fd()), name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return &os.PathError{Op: "lchown", Path: name, Err: err}
+		}
+		return nil
+	case unix.S_IFDIR:
+		from, err := openDirAt(fd, ".")
 		if err != nil {
 			return err
 		}
@@ -98,9 +130,9 @@ func copyEntry(src, dst *os.File, name string) error {
 		defer to.Close()
 		return copyTree(from, to)
 	case unix.S_IFREG:
-		return copyFile(src, dst, name)
+		return copyFile(src, dst, name, &st)
 	}
-	return nil
+	return nil // device nodes, fifos and sockets are not copied
 }
 
 // openDirAt opens the directory name in dir without following a symlink.
@@ -110,24 +142,6 @@ func openDirAt(dir int, name string) (*os.File, error) {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return os.NewFile(uintptr(fd), name), nil
-}
-
-func copySymlink(src, dst *os.File, name string) error {
-	target, err := readlinkAt(int(src.Fd()), name)
-	if err != nil {
-		return err
-	}
-	if err := unix.Symlinkat(target, int(dst.Fd()), name); err != nil {
-		return &os.PathError{Op: "symlink", Path: name, Err: err}
-	}
-	var st unix.Stat_t
-	if err := unix.Fstatat(int(src.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lstat", Path: name, Err: err}
-	}
-	if err := unix.Fchownat(int(dst.Fd()), name, int(st.Uid), int(st.Gid), unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &os.PathError{Op: "lchown", Path: name, Err: err}
-	}
-	return nil
 }
 
 func readlinkAt(dir int, name string) (string, error) {
@@ -143,14 +157,13 @@ func readlinkAt(dir int, name string) (string, error) {
 	}
 }
 
-// copyFile copies the regular file name. It is opened without following a
-// link and without blocking (a fifo swapped in), and checked to be a
-// regular file through the opened handle.
-func copyFile(src, dst *os.File, name string) error {
+// copyFile copies the regular file name, whose handle's stat is want. It
+// is opened without following a link and without blocking, and must be
+// the inode that was stat'ed.
+func copyFile(src, dst *os.File, name string, want *unix.Stat_t) error {
 	fd, err := unix.Openat(int(src.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
-		// Swapped for a link since the lstat: copy the link, not its target.
-		return copySymlink(src, dst, name)
+		return errChanged
 	}
 	if err != nil {
 		return &os.PathError{Op: "open", Path: name, Err: err}
@@ -161,8 +174,8 @@ func copyFile(src, dst *os.File, name string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return os.NewSyscallError("fstat", err)
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil // swapped for a node since the lstat: skipped like one
+	if st.Dev != want.Dev || st.Ino != want.Ino {
+		return errChanged
 	}
 	ofd, err := unix.Openat(int(dst.Fd()), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
