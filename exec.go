@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/berth-project/berth/internal/cli"
@@ -11,6 +13,8 @@ var execCommand = &cli.Command{
 	Name:      "exec",
 	Usage:     "run a new process in a running container",
 	ArgsUsage: "<container-id> <command> [args...]",
+	// What follows the ID is the command's own (as runc): not reordered.
+	SkipArgReorder: true,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to a process.json (overrides the flags below)"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
@@ -27,41 +31,55 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "process-label", Usage: "SELinux process label"},
 		&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio to the process"},
 		&cli.BoolFlag{Name: "ignore-paused", Usage: "exec even if the container is paused"},
-		&cli.StringFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container"},
+		&cli.StringSliceFlag{Name: "cgroup", Usage: "run in this sub-cgroup of the container: PATH, or CONTROLLER[,CONTROLLER]:PATH (cgroup v1, repeatable)"},
 	},
 	Action: func(c *cli.Context) error {
 		if c.NArg() < 1 {
 			return oneIDErr(c)
 		}
-		id := c.Args().First()
-		if err := libcontainer.ValidateID(id); err != nil {
-			return err
+		// Past the arguments, a failure to start the process exits 255, as
+		// runc: the process's own status is never mistaken for it.
+		if err := execAction(c); err != nil {
+			var code exitCode
+			if errors.As(err, &code) {
+				return err
+			}
+			return &codedError{fmt.Errorf("exec failed: %w", err), 255}
 		}
-		opts := libcontainer.ExecOpts{
-			Root: c.String("root"), ID: id, ProcessFile: c.String("process"), Args: c.Args().Tail(),
-			Tty: c.Bool("tty"), Cwd: c.String("cwd"), Env: c.StringSlice("env"), User: c.String("user"),
-			AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
-			NoNewPrivs: c.Bool("no-new-privs"), AppArmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
-			ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), Detach: c.Bool("detach"),
-			PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroup: c.String("cgroup"),
-		}
-		if opts.Detach {
-			_, err := libcontainer.Exec(opts)
-			return err
-		}
-		signals := make(chan os.Signal, 64)
-		opts.SignalsCaught = catchSignals(signals)
-		p, err := libcontainer.Exec(opts)
-		if err != nil {
-			return err
-		}
-		code, startErr, waitErr := superviseForeground(p, signals)
-		if startErr != nil {
-			return startErr
-		}
-		if waitErr != nil {
-			return waitErr
-		}
-		return exitCode(code)
+		return nil
 	},
+}
+
+// execAction starts the process and, unless detached, waits for it.
+func execAction(c *cli.Context) error {
+	id := c.Args().First()
+	if err := libcontainer.ValidateID(id); err != nil {
+		return err
+	}
+	opts := libcontainer.ExecOpts{
+		Root: c.String("root"), ID: id, ProcessFile: c.String("process"), Args: c.Args().Tail(),
+		Tty: c.Bool("tty"), Cwd: c.String("cwd"), Env: c.StringSlice("env"), User: c.String("user"),
+		AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
+		NoNewPrivs: c.Bool("no-new-privs"), AppArmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
+		ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), Detach: c.Bool("detach"),
+		PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroups: c.StringSlice("cgroup"),
+	}
+	if opts.Detach {
+		_, err := libcontainer.Exec(opts)
+		return err
+	}
+	signals := make(chan os.Signal, 64)
+	opts.SignalsCaught = catchSignals(signals)
+	p, err := libcontainer.Exec(opts)
+	if err != nil {
+		return err
+	}
+	code, startErr, waitErr := superviseForeground(p, signals)
+	if startErr != nil {
+		return startErr
+	}
+	if waitErr != nil {
+		return waitErr
+	}
+	return exitCode(code)
 }

@@ -86,6 +86,7 @@ func setupGlobal(c *cli.Context) error {
 		out = f
 	}
 	logs.Setup(out, format == "json", c.Bool("debug"))
+	logs.Debugf("berth %s", c.Args().First()) // not its arguments: exec -e may carry secrets
 	if c.Bool("systemd-cgroup") {
 		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
 	}
@@ -97,6 +98,17 @@ func setupGlobal(c *cli.Context) error {
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// codedError is an error that ends berth with its own exit status: exec's
+// 255 (as runc) lets a caller tell "the exec failed" from "the process
+// exited 1".
+type codedError struct {
+	err  error
+	code int
+}
+
+func (e *codedError) Error() string { return e.err.Error() }
+func (e *codedError) Unwrap() error { return e.err }
 
 // reportError prints err once, as one line, to stderr and to the log file
 // when there is one, and returns the process exit code.
@@ -110,6 +122,10 @@ func reportError(err error) int {
 		logs.Error(msg)
 	}
 	fmt.Fprintln(os.Stderr, "berth: "+msg)
+	var coded *codedError
+	if errors.As(err, &coded) {
+		return coded.code
+	}
 	return 1
 }
 

@@ -16,6 +16,8 @@ var psCommand = &cli.Command{
 	Name:      "ps",
 	Usage:     "list the processes of a container",
 	ArgsUsage: "<container-id> [ps options]",
+	// What follows the ID is the command's own (as runc): not reordered.
+	SkipArgReorder: true,
 	Flags: []cli.Flag{
 		&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table (ps output) or json (host PIDs)"},
 	},

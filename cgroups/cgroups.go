@@ -25,14 +25,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrSystemdPath is returned for a "slice:prefix:name" cgroupsPath while the
-// systemd driver is not in use.
-var ErrSystemdPath = errors.New("cgroupsPath in the systemd form slice:prefix:name needs --systemd-cgroup")
-
 // Manager is one container's cgroup.
 type Manager struct {
 	paths map[string]string // controller -> directory; "" is the unified hierarchy
 	steps []step            // the limits, for Prepare
+	name  string            // what the messages of New's manager call it
 	// viewPaths are the caller's own cgroups when the container has none
 	// (Disable), for its "cgroup" mount.
 	viewPaths map[string]string
@@ -43,35 +40,41 @@ type Config struct {
 	ID        string                // container ID: the default cgroup name
 	Path      string                // linux.cgroupsPath, may be empty
 	Resources *specs.LinuxResources // may be nil
-	// Devices are linux.devices: each is created in the container and so
-	// allowed in the device cgroup, after linux.resources.devices.
+	// Devices are linux.devices. They grant nothing: only their paths
+	// matter, dropping runc's default allowance for the same path.
 	Devices []specs.LinuxDevice
 }
 
 // New resolves the cgroup for cfg and checks its limits without touching
 // the host. An empty path means "<id>" below berth's own cgroup, as runc
 // does; a relative path is relative to berth's own cgroup; an absolute one
-// to the hierarchy root.
+// to the hierarchy root. The path is cleaned lexically first (cleanPath), so
+// that ".." cannot leave the cgroup tree. Without the systemd driver a path
+// in systemd's "slice:prefix:name" form is a plain relative path, as runc's
+// cgroupfs driver takes it (containerd's CRI passes one).
 func New(cfg Config) (*Manager, error) {
 	inner := cfg.ID
-	switch {
-	case cfg.Path == "":
-	case strings.Count(cfg.Path, ":") == 2 && !strings.HasPrefix(cfg.Path, "/"):
-		return nil, fmt.Errorf("%w (got %q)", ErrSystemdPath, cfg.Path)
-	default:
-		inner = filepath.Clean(cfg.Path)
+	if cfg.Path != "" {
+		inner = cleanPath(cfg.Path)
 	}
 	steps, err := resourceSteps(cfg.Resources, cfg.Devices)
 	if err != nil {
 		return nil, err
 	}
-	paths, err := resolvePaths(inner)
+	paths, err := host.paths(inner)
 	if err != nil {
-		return nil, fmt.Errorf("cgroup %s: %w", describe(cfg), err)
+		if cfg.Path != "" {
+			return nil, fmt.Errorf("linux.cgroupsPath %q: %w", cfg.Path, err)
+		}
+		return nil, fmt.Errorf("cgroup %s: %w", cfg.ID, err)
 	}
 	m := &Manager{paths: paths, steps: steps}
 	if err := m.mounted(steps); err != nil {
 		return nil, err
+	}
+	m.name = fmt.Sprintf("cgroup %s", cfg.ID)
+	if cfg.Path != "" {
+		m.name = fmt.Sprintf("linux.cgroupsPath %q", cfg.Path)
 	}
 	return m, nil
 }
@@ -84,25 +87,23 @@ func resourceSteps(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]step, e
 	if err := loadHost(); err != nil {
 		return nil, err
 	}
-	return limitSteps(r, rules, host.unified)
+	steps, err := limitSteps(r, rules, host.unified)
+	if err == nil && r != nil {
+		err = checkPageSizes(r.HugepageLimits)
+	}
+	return hugetlbOnUnified(steps), err
 }
 
-// Load returns the manager for a cgroup created earlier, from its paths.
+// Load returns the manager for a cgroup created earlier, from its paths
+// (state.json). Each must be below its hierarchy's mount on this host.
 func Load(paths map[string]string) (*Manager, error) {
 	if err := loadHost(); err != nil {
 		return nil, err
 	}
-	if _, v1 := paths["devices"]; host.unified && (v1 || len(paths) != 1) {
-		return nil, fmt.Errorf("cgroup v2 host, but %d cgroup paths recorded: %v", len(paths), paths)
+	if err := host.checkRecorded(paths); err != nil {
+		return nil, err
 	}
 	return &Manager{paths: paths}, nil
-}
-
-func describe(cfg Config) string {
-	if cfg.Path != "" {
-		return cfg.Path
-	}
-	return cfg.ID
 }
 
 // Paths maps each controller ("" for the unified hierarchy) to its directory.
@@ -127,8 +128,8 @@ func (m *Manager) Prepare() error {
 	return nil
 }
 
-// Update applies new limits to a live cgroup; devices are linux.devices,
-// which stay allowed.
+// Update applies new limits to a live cgroup; devices are linux.devices
+// (see Config.Devices).
 func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice) error {
 	steps, err := resourceSteps(res, devices)
 	if err != nil {
@@ -193,11 +194,12 @@ func (m *Manager) mkdirs() error {
 // enabling them from the root down where they are not yet (what a v2
 // cgroup needs before its limit files exist).
 func mkdirV2(dir string) error {
-	rel, err := filepath.Rel(cgroupRoot, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("cgroup %s is not under %s", dir, cgroupRoot)
+	mnt := host.v2.mountpoint
+	rel, err := filepath.Rel(mnt, dir)
+	if err != nil || !within(mnt, dir) || dir == mnt {
+		return fmt.Errorf("cgroup %s is not below %s", dir, mnt)
 	}
-	cur := cgroupRoot
+	cur := mnt
 	for _, name := range strings.Split(rel, "/") {
 		if err := enableControllers(cur); err != nil {
 			return err
@@ -327,6 +329,10 @@ func (m *Manager) Pids() ([]int, error) {
 	if !ok {
 		dir = m.paths[""]
 	}
+	return pidsUnder(dir)
+}
+
+func pidsUnder(dir string) ([]int, error) {
 	var pids []int
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
@@ -359,15 +365,18 @@ func (m *Manager) Kill() bool {
 	return writeFile(dir, "cgroup.kill", "1") == nil
 }
 
-// Join moves pid into the cgroup, or into sub, a cgroup below it
-// (`exec --cgroup`), in every hierarchy.
-func (m *Manager) Join(pid int, sub string) error {
+// Join moves pid into the cgroup, or into its sub-cgroups in sub (`exec
+// --cgroup`), in every hierarchy.
+func (m *Manager) Join(pid int, sub SubCgroups) error {
+	if err := m.checkSub(sub); err != nil {
+		return err
+	}
 	order := joinOrder(m.paths)
 	if _, ok := m.paths[""]; ok {
 		order = append([]string{""}, order...)
 	}
 	for _, ctrl := range order {
-		dir, err := subPath(m.paths[ctrl], sub)
+		dir, err := m.subDir(ctrl, sub)
 		if err != nil {
 			return err
 		}

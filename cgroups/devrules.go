@@ -28,21 +28,31 @@ func (r *deviceRule) String() string {
 	return fmt.Sprintf("%c %s:%s %s", r.typ, num(r.major), num(r.minor), r.perms)
 }
 
-// defaultAllowedDevices are the rules every container gets after its own,
-// so that the devices berth creates in /dev work (as runc does).
-var defaultAllowedDevices = []*deviceRule{
-	{'c', 1, 3, "rwm", true},          // null
-	{'c', 1, 5, "rwm", true},          // zero
-	{'c', 1, 7, "rwm", true},          // full
-	{'c', 1, 8, "rwm", true},          // random
-	{'c', 1, 9, "rwm", true},          // urandom
-	{'c', 5, 0, "rwm", true},          // tty
-	{'c', 5, 2, "rwm", true},          // ptmx
-	{'c', 136, wildcard, "rwm", true}, // pts
+// defaultAllowedDevices are runc's default allowances (its specconv
+// AllowedDevices), in its order, appended after the spec's own rules. Those
+// with a path are the nodes runc creates; runc drops one when linux.devices
+// lists the same path (the spec's device takes its place), and so does berth.
+var defaultAllowedDevices = []struct {
+	path string
+	rule deviceRule
+}{
+	{"", deviceRule{'c', wildcard, wildcard, "m", true}}, // mknod of any device, not its use
+	{"", deviceRule{'b', wildcard, wildcard, "m", true}},
+	{"/dev/null", deviceRule{'c', 1, 3, "rwm", true}},
+	{"/dev/random", deviceRule{'c', 1, 8, "rwm", true}},
+	{"/dev/full", deviceRule{'c', 1, 7, "rwm", true}},
+	{"/dev/tty", deviceRule{'c', 5, 0, "rwm", true}},
+	{"/dev/zero", deviceRule{'c', 1, 5, "rwm", true}},
+	{"/dev/urandom", deviceRule{'c', 1, 9, "rwm", true}},
+	{"", deviceRule{'c', 136, wildcard, "rwm", true}}, // /dev/pts/*
+	{"", deviceRule{'c', 5, 2, "rwm", true}},          // /dev/ptmx
+	{"", deviceRule{'c', 10, 200, "rwm", true}},       // /dev/net/tun
 }
 
-// deviceRules are the spec's rules, then the defaults, then one allowing
-// each of linux.devices (the container gets those nodes, so it may use them).
+// deviceRules are the spec's rules, then the default allowances. Listing a
+// device in linux.devices only creates its node: access to it is granted
+// by linux.resources.devices alone (as runc; a deny-all spec that lists
+// /dev/kmsg must not get to read the kernel log).
 func deviceRules(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]*deviceRule, error) {
 	var out []*deviceRule
 	if r != nil {
@@ -54,27 +64,25 @@ func deviceRules(r *specs.LinuxResources, devs []specs.LinuxDevice) ([]*deviceRu
 			out = append(out, rule)
 		}
 	}
-	out = append(out, defaultAllowedDevices...)
-	for _, d := range devs {
-		t := d.Type
-		switch t {
-		case "u":
-			t = "c"
-		case "p":
-			continue // a FIFO: nothing for the device cgroup
+next:
+	for _, d := range defaultAllowedDevices {
+		for _, dev := range devs {
+			if d.path != "" && dev.Path == d.path {
+				continue next
+			}
 		}
-		major, minor := d.Major, d.Minor
-		rule, err := specDeviceRule(specs.LinuxDeviceCgroup{Allow: true, Type: t, Major: &major, Minor: &minor, Access: "rwm"})
-		if err != nil {
-			return nil, fmt.Errorf("linux.devices %s: %w", d.Path, err)
-		}
-		out = append(out, rule)
+		rule := d.rule
+		out = append(out, &rule)
 	}
 	return out, nil
 }
 
+// specDeviceRule converts one rule of linux.resources.devices. An access
+// string keeps its r, w and m and drops any other letter, as runc does
+// (runc's own tests write "rwa"); one with none of the three is refused.
+// An empty one means rwm.
 func specDeviceRule(d specs.LinuxDeviceCgroup) (*deviceRule, error) {
-	r := &deviceRule{typ: 'a', major: wildcard, minor: wildcard, perms: d.Access, allow: d.Allow}
+	r := &deviceRule{typ: 'a', major: wildcard, minor: wildcard, perms: normPerms(d.Access), allow: d.Allow}
 	switch d.Type {
 	case "", "a":
 	case "c", "b":
@@ -88,11 +96,11 @@ func specDeviceRule(d specs.LinuxDeviceCgroup) (*deviceRule, error) {
 	if d.Minor != nil {
 		r.minor = *d.Minor
 	}
-	if r.perms == "" {
+	if d.Access == "" {
 		r.perms = "rwm"
 	}
-	if normPerms(r.perms) == "" || len(r.perms) > 3 || trimPerms(r.perms) != "" {
-		return nil, fmt.Errorf("access %q is not a combination of r, w, m", d.Access)
+	if r.perms == "" {
+		return nil, fmt.Errorf("access %q holds none of r, w, m", d.Access)
 	}
 	return r, nil
 }

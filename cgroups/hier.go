@@ -2,17 +2,21 @@ package cgroups
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-project/berth/internal/mountinfo"
 )
 
-// The host's cgroup layout: which mode, where each v1 hierarchy is mounted,
-// and the cgroups berth itself runs in. Each is read once per process.
+// The host's cgroup layout: which mode, where each hierarchy is mounted,
+// and the cgroups berth itself runs in. parseLayout computes it from
+// mountinfo and /proc/self/cgroup alone; the process reads its own once.
 
 const cgroupRoot = "/sys/fs/cgroup"
 
@@ -23,109 +27,116 @@ var v1Controllers = []string{
 	"hugetlb", "net_cls", "net_prio", "perf_event", "rdma", "misc", "name=systemd",
 }
 
-// hierarchy is one mounted v1 hierarchy.
+// hierarchy is one mounted cgroup hierarchy.
 type hierarchy struct {
 	mountpoint string
 	root       string // the cgroup the mount shows at its top (mountinfo's root)
 }
 
-var host struct {
-	once    sync.Once
-	unified bool                 // cgroup v2 only
-	hybrid  bool                 // v1 controllers and a cgroup2 mount at cgroupRoot/unified
-	v1      map[string]hierarchy // by controller
+// layout is the host's cgroup layout.
+type layout struct {
+	unified bool                 // cgroup v2 only: a cgroup2 mount at cgroupRoot
+	v2      *hierarchy           // the cgroup2 mount: cgroupRoot, or cgroupRoot/unified on a hybrid host; nil if none
+	v1      map[string]hierarchy // by controller; empty on a v2 host
 	own     map[string]string    // /proc/self/cgroup: controller ("" for v2) -> path
-	err     error
+}
+
+// hybrid reports v1 controllers with a cgroup2 mount beside them.
+func (l *layout) hybrid() bool { return !l.unified && l.v2 != nil }
+
+var host struct {
+	once sync.Once
+	*layout
+	err error
 }
 
 func loadHost() error {
 	host.once.Do(func() {
-		var st unix.Statfs_t
-		if err := unix.Statfs(cgroupRoot, &st); err != nil {
-			host.err = &os.PathError{Op: "statfs", Path: cgroupRoot, Err: err}
+		mi, err := os.Open("/proc/self/mountinfo")
+		if err != nil {
+			host.err = err
 			return
 		}
-		host.unified = st.Type == unix.CGROUP2_SUPER_MAGIC
-		if !host.unified {
-			host.hybrid = unix.Statfs(cgroupRoot+"/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
-			if host.v1, host.err = readV1Mounts(); host.err != nil {
-				return
-			}
+		defer mi.Close()
+		own, err := os.Open("/proc/self/cgroup")
+		if err != nil {
+			host.err = err
+			return
 		}
-		host.own, host.err = readOwnCgroups()
+		defer own.Close()
+		host.layout, host.err = parseLayout(mi, own)
 	})
 	return host.err
 }
 
 // IsUnified reports whether the host runs cgroup v2 only.
 func IsUnified() bool {
-	loadHost()
-	return host.unified
+	return loadHost() == nil && host.unified
 }
 
-// readV1Mounts finds the v1 hierarchies in /proc/self/mountinfo.
-func readV1Mounts() (map[string]hierarchy, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+// parseLayout reads the layout from a mountinfo and a /proc/self/cgroup.
+// The last mount at a mount point is the one seen there. A v1 controller
+// mounted more than once is taken from its first mount below cgroupRoot,
+// or else its first mount.
+func parseLayout(mountinfoR, procCgroup io.Reader) (*layout, error) {
+	mounts, err := mountinfo.Parse(mountinfoR)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	l := &layout{v1: map[string]hierarchy{}}
+	var atRoot, atUnified *mountinfo.Info
+	for i, m := range mounts {
+		switch m.Mountpoint {
+		case cgroupRoot:
+			atRoot = &mounts[i]
+		case cgroupRoot + "/unified":
+			atUnified = &mounts[i]
+		}
+	}
+	switch {
+	case atRoot != nil && atRoot.FSType == "cgroup2":
+		l.unified, l.v2 = true, &hierarchy{mountpoint: cgroupRoot, root: atRoot.Root}
+	case atUnified != nil && atUnified.FSType == "cgroup2":
+		l.v2 = &hierarchy{mountpoint: atUnified.Mountpoint, root: atUnified.Root}
+	}
+	if !l.unified {
+		l.v1 = v1Mounts(mounts)
+	}
+	if l.v2 == nil && len(l.v1) == 0 {
+		return nil, errors.New("no cgroup hierarchy is mounted at " + cgroupRoot)
+	}
+	if l.own, err = parseProcCgroup(procCgroup); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+func v1Mounts(mounts []mountinfo.Info) map[string]hierarchy {
 	out := map[string]hierarchy{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 0:30 /root /sys/fs/cgroup/cpu rw,... shared:1 - cgroup cgroup rw,cpu
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		fields, tail := strings.Fields(pre), strings.Fields(post)
-		if !ok || len(fields) < 5 || len(tail) < 3 || tail[0] != "cgroup" {
-			continue
-		}
-		for _, opt := range strings.Split(tail[2], ",") {
-			if _, seen := out[opt]; !seen && isV1Controller(opt) {
-				out[opt] = hierarchy{mountpoint: unescapeOctal(fields[4]), root: unescapeOctal(fields[3])}
-			}
-		}
-	}
-	return out, sc.Err()
-}
-
-func isV1Controller(name string) bool {
-	for _, c := range v1Controllers {
-		if c == name {
-			return true
-		}
-	}
-	return false
-}
-
-// unescapeOctal undoes mountinfo's \040-style escapes.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var v byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &v); err == nil {
-				b.WriteByte(v)
-				i += 3
+	for _, pass := range []func(string) bool{
+		func(mp string) bool { return strings.HasPrefix(mp, cgroupRoot+"/") },
+		func(string) bool { return true },
+	} {
+		for _, m := range mounts {
+			if m.FSType != "cgroup" || !pass(m.Mountpoint) {
 				continue
 			}
+			for _, opt := range strings.Split(m.VFSOptions, ",") {
+				if _, seen := out[opt]; !seen && slices.Contains(v1Controllers, opt) {
+					out[opt] = hierarchy{mountpoint: m.Mountpoint, root: m.Root}
+				}
+			}
 		}
-		b.WriteByte(s[i])
 	}
-	return b.String()
+	return out
 }
 
-// readOwnCgroups parses /proc/self/cgroup ("4:memory:/a/b", "0::/x").
-func readOwnCgroups() (map[string]string, error) {
-	data, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return nil, err
-	}
+// parseProcCgroup parses /proc/self/cgroup ("4:cpu,cpuacct:/a/b", "0::/x").
+func parseProcCgroup(r io.Reader) (map[string]string, error) {
 	out := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		parts := strings.SplitN(line, ":", 3)
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
 		if len(parts) != 3 {
 			continue
 		}
@@ -133,56 +144,118 @@ func readOwnCgroups() (map[string]string, error) {
 			out[c] = parts[2]
 		}
 	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
+	}
 	return out, nil
 }
 
-// resolvePaths maps each controller to the container's directory ("" is the
-// unified hierarchy: the only one on a v2 host, the controller-less one on a
-// hybrid host). An absolute inner path is taken from each hierarchy's top;
-// a relative one from the cgroup berth runs in there, as runc does.
-func resolvePaths(inner string) (map[string]string, error) {
-	if err := loadHost(); err != nil {
-		return nil, err
-	}
-	under := func(mountpoint, mountRoot, ctrl string) (string, error) {
-		if filepath.IsAbs(inner) {
-			return filepath.Join(mountpoint, inner), nil
-		}
-		own, ok := host.own[ctrl]
-		if !ok {
-			return "", fmt.Errorf("/proc/self/cgroup has no %q line", ctrl)
-		}
-		rel, err := filepath.Rel(mountRoot, own)
-		if err != nil || strings.HasPrefix(rel, "..") {
-			rel = "." // berth's own cgroup is above the mount's top
-		}
-		return filepath.Join(mountpoint, rel, inner), nil
-	}
+// paths maps each controller to the container's directory ("" is the
+// unified hierarchy: the only one on a v2 host, the controller-less one on
+// a hybrid host). inner is a lexically clean cgroupsPath (cleanPath): an
+// absolute one is taken from each hierarchy's top; a relative one from the
+// cgroup berth runs in there, as runc does. Every directory is checked to
+// be below its hierarchy's mount.
+func (l *layout) paths(inner string) (map[string]string, error) {
 	paths := map[string]string{}
-	if host.unified || host.hybrid {
-		mnt := cgroupRoot
-		if host.hybrid {
-			mnt += "/unified"
+	add := func(ctrl string, h hierarchy) error {
+		p := filepath.Join(h.mountpoint, inner)
+		if !filepath.IsAbs(inner) {
+			own, ok := l.own[ctrl]
+			if !ok {
+				return fmt.Errorf("/proc/self/cgroup has no %q line", ctrl)
+			}
+			p = filepath.Join(h.mountpoint, ownBelow(h.root, own), inner)
 		}
-		p, err := under(mnt, "/", "")
-		if err != nil {
+		if p == h.mountpoint {
+			return fmt.Errorf("names the top of the cgroup hierarchy %s, which holds the host's processes", p)
+		}
+		if !within(h.mountpoint, p) {
+			return fmt.Errorf("%s is not below the cgroup hierarchy %s", p, h.mountpoint)
+		}
+		paths[ctrl] = p
+		return nil
+	}
+	if l.v2 != nil {
+		if err := add("", *l.v2); err != nil {
 			return nil, err
 		}
-		paths[""] = p
 	}
-	if host.unified {
+	if l.unified {
 		return paths, nil
 	}
-	if _, ok := host.v1["devices"]; !ok {
+	if _, ok := l.v1["devices"]; !ok {
 		// Without it nothing keeps the container from the host's devices.
 		return nil, fmt.Errorf("the devices cgroup controller is not mounted")
 	}
-	for ctrl, h := range host.v1 {
-		p, err := under(h.mountpoint, h.root, ctrl)
-		if err != nil {
+	for ctrl, h := range l.v1 {
+		if err := add(ctrl, h); err != nil {
 			return nil, err
 		}
-		paths[ctrl] = p
 	}
 	return paths, nil
+}
+
+// ownBelow is where berth's own cgroup own is below a mount whose top is the
+// cgroup root: "." when it is not below it (outside a cgroup namespace's
+// view, shown with "..", or above the mount's top).
+func ownBelow(root, own string) string {
+	if hasDotDot(root) || hasDotDot(own) || !filepath.IsAbs(own) {
+		return "."
+	}
+	rel, err := filepath.Rel(root, own)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "."
+	}
+	return rel
+}
+
+func hasDotDot(p string) bool {
+	return slices.Contains(strings.Split(p, "/"), "..")
+}
+
+// within reports whether the clean absolute path p is dir or below it.
+func within(dir, p string) bool {
+	return filepath.IsAbs(p) && filepath.Clean(p) == p && (p == dir || strings.HasPrefix(p, dir+"/") || dir == "/")
+}
+
+// mountOf is the hierarchy a recorded path of ctrl must be below.
+func (l *layout) mountOf(ctrl string) (hierarchy, bool) {
+	if ctrl == "" {
+		if l.v2 == nil {
+			return hierarchy{}, false
+		}
+		return *l.v2, true
+	}
+	h, ok := l.v1[ctrl]
+	return h, ok
+}
+
+// checkRecorded refuses recorded paths (state.json) that are not each
+// strictly below the mount of its hierarchy on this host.
+func (l *layout) checkRecorded(paths map[string]string) error {
+	if _, v1 := paths["devices"]; l.unified && (v1 || len(paths) != 1) {
+		return fmt.Errorf("cgroup v2 host, but %d cgroup paths recorded: %v", len(paths), paths)
+	}
+	for ctrl, p := range paths {
+		h, ok := l.mountOf(ctrl)
+		if !ok {
+			return fmt.Errorf("recorded cgroup path %s: this host does not mount the %q hierarchy", p, ctrl)
+		}
+		if !within(h.mountpoint, p) || p == h.mountpoint {
+			return fmt.Errorf("recorded cgroup path %s is not below the cgroup hierarchy %s", p, h.mountpoint)
+		}
+	}
+	return nil
+}
+
+// cleanPath is linux.cgroupsPath made lexically clean as runc does
+// (LexicallyCleanPath): a relative path is cleaned as if below "/" and made
+// relative again, so that ".." cannot climb above where it starts.
+func cleanPath(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	rel, _ := filepath.Rel("/", filepath.Clean("/"+p))
+	return rel
 }

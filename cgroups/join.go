@@ -24,24 +24,26 @@ import (
 //   - on a cgroup v2 hierarchy, clone3(CLONE_INTO_CGROUP) starts the
 //     process inside (CloneDir).
 
-// JoinFiles opens the tasks file of the cgroup (or of sub, below it) in
-// every cgroup v1 hierarchy, for writing. It returns none on a cgroup v2
+// JoinFiles opens the tasks file of the cgroup (or of its sub-cgroup in
+// sub, below it) in every cgroup v1 hierarchy, for writing. It returns none on a cgroup v2
 // host. The named hierarchies (name=systemd, misc), which berth joins only
 // where they exist, are skipped when their directory is missing, as Prepare
 // skips them.
-func (m *Manager) JoinFiles(sub string) ([]*os.File, error) {
+func (m *Manager) JoinFiles(sub SubCgroups) ([]*os.File, error) {
 	if IsUnified() {
 		return nil, nil
 	}
-	paths := m.paths
+	if err := m.checkSub(sub); err != nil {
+		return nil, err
+	}
 	var files []*os.File
-	for _, ctrl := range joinOrder(paths) {
-		path, err := subPath(paths[ctrl], sub)
+	for _, ctrl := range joinOrder(m.paths) {
+		path, err := m.subDir(ctrl, sub)
 		if err != nil {
 			closeAll(files)
 			return nil, err
 		}
-		f, err := os.OpenFile(filepath.Join(path, "tasks"), os.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		f, err := openFile(path, "tasks", unix.O_WRONLY)
 		if err != nil {
 			if optional(ctrl) {
 				continue
@@ -56,26 +58,28 @@ func (m *Manager) JoinFiles(sub string) ([]*os.File, error) {
 
 // CloneDir opens, for clone3(CLONE_INTO_CGROUP), the cgroup v2 directory a
 // process (an exec's) is to start in: on a v2 host the cgroup itself (or
-// sub, below it); on a hybrid host the cgroup's directory in the unified
-// hierarchy, where a missing one is skipped (as Prepare skips it). It
-// returns nil where there is none.
-func (m *Manager) CloneDir(sub string) (*os.File, error) {
-	dir, ok := m.paths[""]
-	if !ok {
+// its sub-cgroup in sub); on a hybrid host the cgroup's directory in the
+// unified hierarchy, where a missing one is skipped (as Prepare skips it).
+// It returns nil where there is none.
+func (m *Manager) CloneDir(sub SubCgroups) (*os.File, error) {
+	if _, ok := m.paths[""]; !ok {
 		return nil, nil
 	}
-	path, err := subPath(dir, sub)
+	if err := m.checkSub(sub); err != nil {
+		return nil, err
+	}
+	path, err := m.subDir("", sub)
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := openDir(path)
 	if err != nil {
 		if !IsUnified() {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("join cgroup: %w", err)
 	}
-	return f, nil
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // HybridCloneDir makes the container's directory in a hybrid host's unified
@@ -91,7 +95,7 @@ func (m *Manager) HybridCloneDir() *os.File {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil // skipped, as Prepare skips it
 	}
-	f, _ := m.CloneDir("")
+	f, _ := m.CloneDir(nil)
 	return f
 }
 
@@ -113,11 +117,71 @@ func joinOrder(paths map[string]string) []string {
 	return order
 }
 
-// subPath is dir/sub, refusing a sub that leaves dir.
-func subPath(dir, sub string) (string, error) {
-	path := filepath.Join(dir, sub)
+// SubCgroups are the sub-cgroups of `exec --cgroup`, by controller: ""
+// gives one path for every hierarchy.
+type SubCgroups map[string]string
+
+// ParseSubCgroups parses `exec --cgroup` values as runc does: either one
+// PATH, or any number of CONTROLLER[,CONTROLLER]:PATH (cgroup v1).
+func ParseSubCgroups(args []string) (SubCgroups, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	sub := SubCgroups{}
+	for _, a := range args {
+		ctrls, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("exec --cgroup %s: missing <controller>: prefix (needed when --cgroup is given more than once)", a)
+			}
+			sub[""] = a
+			continue
+		}
+		for _, c := range strings.Split(ctrls, ",") {
+			if c == "" {
+				return nil, fmt.Errorf("exec --cgroup %s: empty <controller> prefix", a)
+			}
+			if _, dup := sub[c]; dup {
+				return nil, fmt.Errorf("exec --cgroup: controller %s given more than once", c)
+			}
+			sub[c] = path
+		}
+	}
+	return sub, nil
+}
+
+// checkSub refuses a controller the container has no hierarchy for, and
+// any controller on a cgroup v2 host, which has one hierarchy.
+func (m *Manager) checkSub(sub SubCgroups) error {
+	for c := range sub {
+		if c == "" {
+			continue
+		}
+		if IsUnified() {
+			return fmt.Errorf("exec --cgroup %s:...: this cgroup v2 host has no per-controller hierarchies; give the path alone", c)
+		}
+		if _, ok := m.paths[c]; !ok {
+			return fmt.Errorf("exec --cgroup: unknown controller %s", c)
+		}
+	}
+	return nil
+}
+
+// subDir is the directory ctrl's hierarchy is joined in: the container's,
+// or its sub-cgroup from sub; a path that leaves the container's cgroup is
+// refused in runc's words.
+func (m *Manager) subDir(ctrl string, sub SubCgroups) (string, error) {
+	dir := m.paths[ctrl]
+	s, ok := sub[""]
+	if !ok {
+		s = sub[ctrl]
+	}
+	if s == "" {
+		return dir, nil
+	}
+	path := filepath.Join(dir, s)
 	if path != dir && !strings.HasPrefix(path, dir+"/") {
-		return "", fmt.Errorf("bad sub-cgroup path %q: it leaves the container's cgroup", sub)
+		return "", fmt.Errorf("exec --cgroup: %s is not a sub cgroup path", s)
 	}
 	return path, nil
 }

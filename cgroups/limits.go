@@ -38,25 +38,6 @@ func (s step) apply(dir string) error {
 	return err
 }
 
-// writeFile writes one value to a cgroup file, which must exist.
-func writeFile(dir, file, value string) error {
-	path := filepath.Join(dir, file)
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC, 0)
-	if err == nil {
-		_, err = unix.Write(fd, []byte(value))
-		unix.Close(fd)
-	}
-	if err != nil {
-		return fmt.Errorf("write %q to %s: %w", value, path, err)
-	}
-	return nil
-}
-
-func readFile(dir, file string) (string, error) {
-	data, err := os.ReadFile(filepath.Join(dir, file))
-	return strings.TrimSpace(string(data)), err
-}
-
 // limitSteps turns r (nil: none) and the device rules into steps.
 func limitSteps(r *specs.LinuxResources, rules []*deviceRule, v2 bool) ([]step, error) {
 	if r == nil {
@@ -85,21 +66,23 @@ func limitSteps(r *specs.LinuxResources, rules []*deviceRule, v2 bool) ([]step, 
 	add(mem...)
 	add(cpuSteps(r.CPU, v2)...)
 	if p := r.Pids; p != nil && p.Limit != nil {
+		// As runc 1.5 writes it: a negative limit is none, and 0 is 1
+		// (what systemd makes of TasksMax=0, so that both drivers agree).
 		v := "max"
-		if *p.Limit > 0 {
+		switch {
+		case *p.Limit > 0:
 			v = strconv.FormatInt(*p.Limit, 10)
+		case *p.Limit == 0:
+			v = "1"
 		}
 		add(step{ctrl: ctrl("pids"), file: "pids.max", value: v})
 	}
 	add(blockIOSteps(r.BlockIO, v2)...)
-	for _, h := range r.HugepageLimits {
-		file, rsvd := "hugetlb."+h.Pagesize+".limit_in_bytes", "hugetlb."+h.Pagesize+".rsvd.limit_in_bytes"
-		if v2 {
-			file, rsvd = "hugetlb."+h.Pagesize+".max", "hugetlb."+h.Pagesize+".rsvd.max"
-		}
-		v := strconv.FormatUint(h.Limit, 10)
-		add(step{ctrl: ctrl("hugetlb"), file: file, value: v}, step{ctrl: ctrl("hugetlb"), file: rsvd, value: v, optional: true})
+	huge, err := hugetlbSteps(r.HugepageLimits, v2)
+	if err != nil {
+		return nil, err
 	}
+	add(huge...)
 	if n := r.Network; n != nil && !v2 {
 		if n.ClassID != nil {
 			add(step{ctrl: "net_cls", file: "net_cls.classid", value: strconv.FormatUint(uint64(*n.ClassID), 10)})

@@ -42,7 +42,7 @@ func TestLimitStepsV2(t *testing.T) {
 		":cpuset.cpus=0", ":(func)", // devices
 		":memory.swap.max=52428800", ":memory.max=104857600", ":memory.low=52428800",
 		":cpu.weight=100", ":cpu.max=50000 100000", ":cpu.max.burst=1000",
-		":pids.max=max", ":io.max=8:0 rbps=1000",
+		":pids.max=1", ":io.max=8:0 rbps=1000",
 		":hugetlb.2MB.max=4194304", ":hugetlb.2MB.rsvd.max=4194304", ":memory.high=90000000",
 	}
 	if got := writes(steps); !reflect.DeepEqual(got, want) {

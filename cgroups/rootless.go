@@ -50,7 +50,7 @@ func (m *Manager) Disable() (droppedLimits bool) {
 			droppedLimits = true
 		}
 	}
-	m.viewPaths, _ = resolvePaths("") // the caller's own cgroups
+	m.viewPaths = ownPaths()
 	m.paths, m.steps = map[string]string{}, nil
 	return droppedLimits
 }
@@ -63,4 +63,25 @@ func (m *Manager) ViewPaths() map[string]string {
 		return m.viewPaths
 	}
 	return m.paths
+}
+
+// ownPaths are the directories of the cgroups berth itself runs in, in
+// every hierarchy (the top of one, when it runs there).
+func ownPaths() map[string]string {
+	if loadHost() != nil {
+		return nil
+	}
+	out := map[string]string{}
+	add := func(ctrl string, h hierarchy) {
+		if own, ok := host.own[ctrl]; ok {
+			out[ctrl] = filepath.Join(h.mountpoint, ownBelow(h.root, own))
+		}
+	}
+	if host.v2 != nil {
+		add("", *host.v2)
+	}
+	for ctrl, h := range host.v1 {
+		add(ctrl, h)
+	}
+	return out
 }

@@ -73,6 +73,14 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return nil, err
 	}
 	defer c.Unlock()
+	// Once the ID is ours (another container's cgroup is "already exists"),
+	// before anything is made: a cgroup that is busy or frozen is the
+	// user's, and is left as it is (no abort, which would remove it).
+	if err := cr.cg.CheckFresh(); err != nil {
+		closeNetNS(cr.netns)
+		os.RemoveAll(c.dir)
+		return nil, err
+	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
 	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
@@ -102,6 +110,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
 		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
+	}
+	if !hasNS(b.Spec, specs.MountNamespace) {
+		if c.RootfsMountBelow, err = rootfs.MountBelow(b.Rootfs); err != nil {
+			return p, fmt.Errorf("root.path: %w", err)
+		}
 	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
@@ -256,7 +269,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	// On cgroup v1 init joins by itself, after its mounts (so that its own
 	// start is not charged to the container), through the tasks files sent
 	// with the plan: no wait on the kernel (cgroups/join.go).
-	join, err := cr.cg.JoinFiles("")
+	join, err := cr.cg.JoinFiles(nil)
 	if err != nil {
 		return err
 	}
@@ -310,7 +323,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 // it. A send error means init has failed already: its error message is
 // waiting on the socket, and awaitReady reads it.
 func (p *InitProcess) attachInit() error {
-	if err := p.cg.Join(p.Container.InitPID, ""); err != nil {
+	if err := p.cg.Join(p.Container.InitPID, nil); err != nil {
 		return err
 	}
 	p.sock.send(syncMsg{Type: msgJoined})
@@ -423,7 +436,7 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	p.kill()
 	cg.Destroy()
 	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
-		rootfs.UnmountUnder(c.Rootfs) // a container sharing our mount table
+		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // a container sharing our mount table
 	}
 	os.RemoveAll(p.Container.dir)
 }

@@ -3,9 +3,12 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-project/berth/internal/logs"
 )
 
 // dieAtEnv names a step at which berth kills itself with SIGKILL. It exists
@@ -24,8 +27,12 @@ var (
 	startTime = time.Now()
 )
 
-// checkpoint kills berth if the crash tests asked to die at step.
+// checkpoint logs step as a debug message (--debug: "create: bundle
+// loaded"), and kills berth if the crash tests asked to die at step. Only
+// the parent sets the log up: in `berth init` debug messages are off, and
+// the child never writes to the user's log.
 func checkpoint(step string) {
+	logs.Debugf("%s", strings.Replace(strings.ReplaceAll(step, "-", " "), ":", ": ", 1))
 	if trace {
 		now := time.Now()
 		fmt.Fprintf(os.Stderr, "berth[%d] %6.2fms %s %s\n", os.Getpid(), float64(now.Sub(startTime).Microseconds())/1000,

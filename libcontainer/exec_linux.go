@@ -33,7 +33,7 @@ type ExecOpts struct {
 	Detach         bool
 	PreserveFDs    int
 	IgnorePaused   bool
-	Cgroup         string // a sub-cgroup of the container's to run in
+	Cgroups        []string // --cgroup: sub-cgroups of the container's to run in (cgroups.ParseSubCgroups)
 	// SignalsCaught: as in CreateOpts.
 	SignalsCaught <-chan struct{}
 }
@@ -107,17 +107,21 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	var cg *cgroups.Manager
 	var cgDir *os.File
 	var join []*os.File
+	sub, err := cgroups.ParseSubCgroups(opts.Cgroups)
+	if err != nil {
+		return p, err
+	}
 	if len(c.CgroupPaths) > 0 {
 		if cg, err = cgroups.Load(c.CgroupPaths); err != nil {
 			return p, err
 		}
-		if cgDir, err = cg.CloneDir(opts.Cgroup); err != nil {
+		if cgDir, err = cg.CloneDir(sub); err != nil {
 			return p, err
 		}
 		if cgDir != nil {
 			defer cgDir.Close()
 		}
-		if join, err = cg.JoinFiles(opts.Cgroup); err != nil {
+		if join, err = cg.JoinFiles(sub); err != nil {
 			return p, err
 		}
 		defer closeFiles(join)
@@ -138,7 +142,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		return p, fmt.Errorf("%w: %s exited while exec joined it", ErrNotRunning, opts.ID)
 	}
 	if lateJoin {
-		if err := cg.Join(p.Pid, opts.Cgroup); err != nil {
+		if err := cg.Join(p.Pid, sub); err != nil {
 			return p, err
 		}
 	}

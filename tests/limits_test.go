@@ -131,7 +131,6 @@ func TestBadCgroupInput(t *testing.T) {
 		"unified key":           {func(s *specs.Spec) { s.Linux.Resources.Unified = map[string]string{"memory.bogus": "1"} }, "unified"},
 		"device type":           {func(s *specs.Spec) { s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Type: bad, Access: "rwm"}} }, "devices"},
 		"device access":         {func(s *specs.Spec) { s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Type: "c", Access: "xyz"}} }, "access"},
-		"systemd path":          {func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth:x" }, "--systemd-cgroup"},
 		"path outside the tree": {func(s *specs.Spec) { s.Linux.CgroupsPath = "/../../../etc" }, ""},
 	} {
 		b := e.bundle([]string{"true"}, tc.edit)

@@ -8,6 +8,12 @@
 // first argument that is not a flag (or after "--"), and single-letter bool
 // flags combine (-dt) when the App asks for it.
 //
+// A command's flags may also follow its arguments (`update ID --pids-limit
+// 42`), as urfave/cli v1 let runc's users write them: before parsing, each
+// argument that names one of the command's flags moves, with its value,
+// ahead of the others; "--" and what follows it stay in place. A command
+// whose arguments are another program's (exec, ps) sets SkipArgReorder.
+//
 // It replaces urfave/cli, whose API it keeps where berth used it. That
 // library prints its help through text/template, and text/template calls
 // methods by name through reflection, so the linker must keep every exported
@@ -46,6 +52,9 @@ type Command struct {
 	Action    func(*Context) error
 	// SkipFlagParsing hands every argument to Action as it is.
 	SkipFlagParsing bool
+	// SkipArgReorder stops flag parsing at the first argument that is not
+	// a flag: what follows belongs to the command's own arguments.
+	SkipArgReorder bool
 }
 
 // VersionPrinter prints --version; the default prints the name and version.
@@ -229,7 +238,7 @@ var (
 func (a *App) Run(args []string) error {
 	top := &Context{App: a}
 	var err error
-	if top.args, err = top.parse(append(a.Flags, helpFlag, versionFlag), args[1:], a.UseShortOptionHandling); err != nil {
+	if top.args, err = top.parse(append(a.Flags, helpFlag, versionFlag), args[1:], a.UseShortOptionHandling, false); err != nil {
 		return err
 	}
 	switch {
@@ -264,7 +273,7 @@ func (a *App) Run(args []string) error {
 	if cmd.SkipFlagParsing {
 		c.args = top.args[1:]
 	} else {
-		if c.args, err = c.parse(append(cmd.Flags, helpFlag), top.args[1:], a.UseShortOptionHandling); err != nil {
+		if c.args, err = c.parse(append(cmd.Flags, helpFlag), top.args[1:], a.UseShortOptionHandling, !cmd.SkipArgReorder); err != nil {
 			return fmt.Errorf("%s: %w", cmd.Name, err)
 		}
 		if c.values["help"] == true {
@@ -288,13 +297,20 @@ func (a *App) command(name string) *Command {
 	return nil
 }
 
-// parse reads flags from args into c and returns the arguments after them.
-func (c *Context) parse(flags []Flag, args []string, combine bool) (Args, error) {
+// parse reads flags from args into c and returns the arguments after them;
+// with reorder, flags after the arguments count too.
+func (c *Context) parse(flags []Flag, args []string, combine, reorder bool) (Args, error) {
 	c.flags, c.values = map[string]*flagSpec{}, map[string]any{}
 	for _, f := range flags {
 		s := f.spec()
 		for _, n := range append([]string{s.name}, s.aliases...) {
 			c.flags[n] = s
+		}
+	}
+	if reorder {
+		var err error
+		if args, err = c.reorder(args); err != nil {
+			return nil, err
 		}
 	}
 	for i := 0; i < len(args); i++ {
@@ -332,6 +348,48 @@ func (c *Context) parse(flags []Flag, args []string, combine bool) (Args, error)
 		}
 	}
 	return Args{}, nil
+}
+
+// reorder moves every argument that names one of c's flags (-name,
+// --name, --name=value), and the value of a flag that takes one, ahead of
+// the other arguments; from "--" on nothing moves. urfave/cli v1 moved the
+// next argument along after a bool flag too (so `kill ID --all 9` took 9 as
+// the ID); here a bool flag moves alone, and what runc refused works. A
+// value flag that ends the line has no value: an error, not the argument
+// before it.
+func (c *Context) reorder(args []string) ([]string, error) {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		if arg == "--" {
+			rest = append(rest, args[i:]...)
+			break
+		}
+		f := c.namedFlag(arg)
+		if f == nil {
+			rest = append(rest, arg)
+			continue
+		}
+		flags = append(flags, arg)
+		if f.kind != kindBool && !strings.Contains(arg, "=") {
+			if i+1 == len(args) {
+				return nil, fmt.Errorf("flag %s needs a value", arg)
+			}
+			i++
+			flags = append(flags, args[i])
+		}
+	}
+	return append(flags, rest...), nil
+}
+
+// namedFlag is the flag that arg names exactly, or nil ("-dt" names none).
+func (c *Context) namedFlag(arg string) *flagSpec {
+	if len(arg) < 2 || arg[0] != '-' {
+		return nil
+	}
+	name := strings.TrimPrefix(arg[1:], "-")
+	name, _, _ = strings.Cut(name, "=")
+	return c.flags[name]
 }
 
 // setLetters sets -abc as -a -b -c when every letter is a bool flag.
