@@ -72,6 +72,12 @@ func (m *Manager) CloneDir(sub SubCgroups) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !IsUnified() && os.Geteuid() != 0 {
+		// A hybrid host's unified hierarchy has no controllers, and a user
+		// may not move a process there from the root cgroup (the common
+		// ancestor's cgroup.procs is root's): skipped (rootless.go).
+		return nil, nil
+	}
 	fd, err := openDir(path)
 	if err != nil {
 		if !IsUnified() {

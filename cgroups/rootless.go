@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -19,10 +20,13 @@ var ErrNotDelegated = errors.New("it runs rootless without a cgroup of its own (
 // Delegated reports whether the caller may make the cgroup and write its
 // limits: the deepest existing ancestor of each of its directories, and
 // that ancestor's cgroup.procs, are writable by the caller. On a v1 or
-// hybrid host this holds for root only, in practice: berth asks it of every
-// hierarchy.
+// hybrid host berth asks it of every v1 hierarchy (a hybrid host's unified
+// one, without controllers, is skipped for a user).
 func (m *Manager) Delegated() bool {
-	for _, dir := range m.paths {
+	for ctrl, dir := range m.paths {
+		if ctrl == "" && !IsUnified() {
+			continue // a hybrid host's, without controllers: optional
+		}
 		if !writableAncestor(dir) {
 			return false
 		}
@@ -84,4 +88,38 @@ func ownPaths() map[string]string {
 		add(ctrl, h)
 	}
 	return out
+}
+
+// SkipDevices drops the device rules: a user cannot write devices.deny (v1)
+// nor load a device BPF program (v2), and needs neither: in its user
+// namespace no device node can be made, and the nodes bound from the host
+// keep their host permissions.
+func (m *Manager) SkipDevices() {
+	var keep []step
+	for _, s := range m.steps {
+		if !s.devices {
+			keep = append(keep, s)
+		}
+	}
+	m.steps = keep
+}
+
+// CheckMove refuses, on a cgroup v2 host, a cgroup that the caller could
+// make but not move processes into: the kernel wants the common ancestor
+// of the source and target cgroups to be writable (cgroup.procs), so a user
+// must run berth inside the subtree delegated to it.
+func (m *Manager) CheckMove() error {
+	target, ok := m.paths[""]
+	if !ok || !IsUnified() {
+		return nil
+	}
+	own := ownPaths()[""]
+	common := own
+	for !within(common, target) {
+		common = filepath.Dir(common)
+	}
+	if unix.Access(filepath.Join(common, "cgroup.procs"), unix.W_OK) != nil {
+		return fmt.Errorf("cgroup %s: rootless mode: berth runs in cgroup %s, outside the subtree delegated to the user, and the kernel lets a user move processes only within a subtree it owns (start berth inside it, e.g. with systemd-run --user --scope)", target, own)
+	}
+	return nil
 }

@@ -212,8 +212,8 @@ func resolve(opts CreateOpts) (*creation, error) {
 	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
 		return nil, err
 	}
-	if rootlessCgroups() && !cr.cg.Delegated() && cr.cg.Disable() {
-		logs.Warn("rootless mode: linux.resources not applied: no cgroup v2 subtree is delegated to this user, so the container runs without limits")
+	if err := rootlessCgroup(cr.cg); err != nil {
+		return nil, err
 	}
 	if cr.filter, cr.listener, err = compileSeccomp(b.Spec); err != nil {
 		return nil, err

@@ -3,6 +3,9 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+
+	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/internal/logs"
 )
 
 // Rootless mode: berth run by an ordinary user (docs/rootless.md). The
@@ -59,4 +62,28 @@ func rootlessNote() string {
 		return "rootless mode: "
 	}
 	return ""
+}
+
+// rootlessCgroup decides a rootless container's cgroup: in a subtree
+// delegated to the user it is made and limited as root's would be (but for
+// the device rules, which a user can set neither way); without one the
+// container has none, and berth warns, once, if the config asked for
+// limits.
+func rootlessCgroup(cg *cgroups.Manager) error {
+	if unprivileged() {
+		cg.SkipDevices()
+	}
+	if !rootlessCgroups() {
+		return nil
+	}
+	if cg.Delegated() {
+		if unprivileged() {
+			return cg.CheckMove()
+		}
+		return nil
+	}
+	if cg.Disable() {
+		logs.Warn("rootless mode: linux.resources not applied: no cgroup subtree is delegated to this user (docs/rootless.md), so the container runs without limits")
+	}
+	return nil
 }

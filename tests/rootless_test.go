@@ -510,3 +510,73 @@ func TestRootlessLimitsWarning(t *testing.T) {
 		t.Errorf("stderr %q: want one warning about linux.resources in rootless mode", errs)
 	}
 }
+
+// delegate makes a cgroup named name in every cgroup hierarchy and gives it
+// to the user, as an administrator (or systemd's Delegate=yes) would; on a
+// cgroup v2 host with the memory controller enabled for it. It returns the
+// directories, removed at cleanup.
+func (u *rlUser) delegate(name string) []string {
+	u.t.Helper()
+	var st syscall.Statfs_t
+	unified := syscall.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == 0x63677270 // CGROUP2_SUPER_MAGIC
+	var tops []string
+	if unified {
+		tops = []string{"/sys/fs/cgroup"}
+		os.WriteFile("/sys/fs/cgroup/cgroup.subtree_control", []byte("+memory +pids"), 0)
+	} else {
+		tops, _ = filepath.Glob("/sys/fs/cgroup/*")
+	}
+	var dirs []string
+	for _, top := range tops {
+		if syscall.Statfs(top, &st) != nil || (st.Type != 0x27e0eb && st.Type != 0x63677270) {
+			continue // not a cgroup hierarchy
+		}
+		dir := filepath.Join(top, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			u.t.Fatal(err)
+		}
+		dirs = append(dirs, dir)
+		u.t.Cleanup(func() { syscall.Rmdir(dir) })
+		if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).CombinedOutput(); err != nil {
+			u.t.Fatalf("chown %s: %v: %s", dir, err, out)
+		}
+	}
+	return dirs
+}
+
+// TestRootlessDelegatedCgroup: with a cgroup subtree delegated to the user,
+// a rootless container's memory limit is set there and enforced (the
+// kernel's OOM killer kills the workload), pause works, and delete removes
+// the container's cgroup. This host is hybrid: the v1 hierarchies are
+// delegated; tests/vm runs it on cgroup v2.
+func TestRootlessDelegatedCgroup(t *testing.T) {
+	u := newRootlessUser(t)
+	name := "h10-deleg-" + u.name
+	dirs := u.delegate(name)
+	limit := int64(32 << 20)
+	withLimit := func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "/" + name + "/c1"
+		s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}
+	}
+	dir := u.bundle("oom", []string{"sh", "-c", "tail /dev/zero; echo tail=$?"}, withLimit)
+	out, errs, code := u.berth(dir, "run", "h10-rl-oom")
+	if code != 0 || !strings.Contains(out, "tail=137") {
+		t.Errorf("memory hog under a %d-byte limit: exit %d, %q %q; want tail killed (137)", limit, code, out, errs)
+	}
+	if strings.Contains(errs, "linux.resources") {
+		t.Errorf("warned about limits with a delegated cgroup: %q", errs)
+	}
+	dir = u.bundle("paused", []string{"sleep", "1000"}, withLimit)
+	u.mustBerth(dir, "run", "-d", "h10-rl-paused")
+	u.mustBerth(dir, "pause", "h10-rl-paused")
+	if st := u.mustBerth(dir, "state", "h10-rl-paused"); !strings.Contains(st, `"paused"`) {
+		t.Errorf("state after pause: %s", st)
+	}
+	u.mustBerth(dir, "resume", "h10-rl-paused")
+	u.mustBerth(dir, "delete", "--force", "h10-rl-paused")
+	for _, d := range dirs {
+		if left, _ := filepath.Glob(filepath.Join(d, "c1")); len(left) > 0 {
+			t.Errorf("container cgroup %v left after delete", left)
+		}
+	}
+}
