@@ -167,6 +167,13 @@ func (u *rlUser) mkdir(name string) string {
 // code. Output goes through files: a detached container keeps its stdio.
 func (u *rlUser) berth(dir string, args ...string) (string, string, int) {
 	u.t.Helper()
+	return u.berthEnv([]string{"XDG_RUNTIME_DIR=" + u.runtimeDir}, dir, args...)
+}
+
+// berthEnv is berth with extra environment (XDG_RUNTIME_DIR is not set
+// unless it holds it).
+func (u *rlUser) berthEnv(env []string, dir string, args ...string) (string, string, int) {
+	u.t.Helper()
 	out, errOut := filepath.Join(u.t.TempDir(), "out"), filepath.Join(u.t.TempDir(), "err")
 	fo, _ := os.Create(out)
 	fe, _ := os.Create(errOut)
@@ -175,8 +182,8 @@ func (u *rlUser) berth(dir string, args ...string) (string, string, int) {
 	cmd := exec.Command(berthBinary, args...)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = fo, fe
-	cmd.Env = []string{"HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runtimeDir, "USER=" + u.name, "LOGNAME=" + u.name,
-		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name,
+		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
 	if err := cmd.Start(); err != nil {
 		u.t.Fatalf("start berth as %s: %v", u.name, err)
@@ -578,5 +585,45 @@ func TestRootlessDelegatedCgroup(t *testing.T) {
 		if left, _ := filepath.Glob(filepath.Join(d, "c1")); len(left) > 0 {
 			t.Errorf("container cgroup %v left after delete", left)
 		}
+	}
+}
+
+// TestRootlessStateRoot: without XDG_RUNTIME_DIR the user's state goes to
+// /tmp/berth-<uid>, made 0700; one there that another user made is
+// refused, naming it. --rootless takes runc's values, and false makes a
+// cgroup the user cannot write an error.
+func TestRootlessStateRoot(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("root", []string{"sleep", "100"})
+	fallback := fmt.Sprintf("/tmp/berth-%d", u.uid)
+	os.RemoveAll(fallback)
+	t.Cleanup(func() { os.RemoveAll(fallback) })
+	if out, errs, code := u.berthEnv(nil, dir, "create", "h10-rl-root"); code != 0 {
+		t.Fatalf("create without XDG_RUNTIME_DIR: exit %d: %s%s", code, out, errs)
+	}
+	fi, err := os.Stat(filepath.Join(fallback, "h10-rl-root"))
+	if root, err2 := os.Stat(fallback); err != nil || err2 != nil || root.Mode().Perm() != 0o700 || root.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		t.Errorf("state under %s: %v %v %v; want the container there, the root 0700 and the user's", fallback, fi, err, err2)
+	}
+	if out, _, _ := u.berthEnv(nil, dir, "list", "-q"); strings.TrimSpace(out) != "h10-rl-root" {
+		t.Errorf("list without XDG_RUNTIME_DIR: %q", out)
+	}
+	u.berthEnv(nil, dir, "delete", "--force", "h10-rl-root")
+	os.RemoveAll(fallback)
+	os.Mkdir(fallback, 0o700) // made by root: not the user's
+	_, errs, code := u.berthEnv(nil, dir, "run", "h10-rl-root2")
+	if code == 0 || !strings.Contains(errs, fallback) || !strings.Contains(errs, "owned by uid 0") {
+		t.Errorf("a state root another user made: exit %d, %q; want a refusal naming it", code, errs)
+	}
+	_, errs, code = u.berth(dir, "--rootless", "false", "run", "h10-rl-strict")
+	if code == 0 || !strings.Contains(errs, "cgroup") {
+		t.Errorf("--rootless false as a user: exit %d, %q; want the cgroup error", code, errs)
+	}
+	if _, err := os.Stat(u.stateDir("h10-rl-strict")); !os.IsNotExist(err) {
+		t.Errorf("--rootless false: state dir left: %v", err)
+	}
+	_, errs, code = u.berth(dir, "--rootless", "maybe", "list")
+	if code == 0 || !strings.Contains(errs, "--rootless") {
+		t.Errorf("--rootless maybe: exit %d, %q", code, errs)
 	}
 }
