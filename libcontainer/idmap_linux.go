@@ -164,3 +164,40 @@ func formatIDMap(m []specs.LinuxIDMapping) []byte {
 	}
 	return []byte(b.String())
 }
+
+// autoUserNS gives an unprivileged caller's container the user namespace
+// it needs, as crun does, when the config has none, or maps for a new one
+// that has none: the caller's own ids map to 0, and its /etc/subuid and
+// /etc/subgid ranges follow from 1 (when newuidmap/newgidmap are there).
+// It reports whether it changed the spec.
+func autoUserNS(s *specs.Spec) bool {
+	if !hasNS(s, specs.UserNamespace) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	} else if nsPath(s, specs.UserNamespace) != "" || len(s.Linux.UIDMappings) > 0 {
+		return false
+	}
+	s.Linux.UIDMappings = autoIDMap(os.Geteuid(), "/etc/subuid", "newuidmap")
+	s.Linux.GIDMappings = autoIDMap(os.Getegid(), "/etc/subgid", "newgidmap")
+	return true
+}
+
+func autoIDMap(own int, file, helper string) []specs.LinuxIDMapping {
+	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(own), Size: 1}}
+	u, err := user.Current()
+	if err != nil {
+		return maps
+	}
+	if _, err := exec.LookPath(helper); err != nil {
+		return maps
+	}
+	ranges, _ := subIDRanges(file, u.Username, u.Uid)
+	next := uint64(1)
+	for _, r := range ranges {
+		if next+r.size > 1<<32-1 {
+			break
+		}
+		maps = append(maps, specs.LinuxIDMapping{ContainerID: uint32(next), HostID: uint32(r.start), Size: uint32(r.size)})
+		next += r.size
+	}
+	return maps
+}

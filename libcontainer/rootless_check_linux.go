@@ -21,8 +21,8 @@ func checkRootless(b *Bundle) error {
 	if !unprivileged() {
 		return nil
 	}
-	if !hasNS(s, specs.UserNamespace) {
-		return invalid("linux.namespaces: rootless mode needs a user namespace (berth spec --rootless writes one)")
+	if autoUserNS(s) {
+		b.Raw = nil // re-encoded for state.json and the plan
 	}
 	if nsPath(s, specs.UserNamespace) == "" {
 		if err := checkRootlessIDMaps(s.Linux); err != nil {

@@ -153,7 +153,7 @@ func (b *Bundle) validate() error {
 			return invalid("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
 		}
 	}
-	if seen[specs.UserNamespace] && len(s.Linux.UIDMappings) == 0 && userNSPath(s) == "" {
+	if seen[specs.UserNamespace] && len(s.Linux.UIDMappings) == 0 && userNSPath(s) == "" && !unprivileged() { // rootless: autoUserNS
 		return invalid("linux.namespaces: a new user namespace needs linux.uidMappings")
 	}
 	if !seen[specs.UserNamespace] && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {

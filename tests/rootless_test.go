@@ -471,15 +471,6 @@ func TestRootlessRefusals(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"gid=5"}})
 		}, "gid=5"},
 		{"oom score", func(s *specs.Spec) { v := -1000; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},
-		{"no user namespace", func(s *specs.Spec) {
-			var ns []specs.LinuxNamespace
-			for _, n := range s.Linux.Namespaces {
-				if n.Type != specs.UserNamespace {
-					ns = append(ns, n)
-				}
-			}
-			s.Linux.Namespaces, s.Linux.UIDMappings, s.Linux.GIDMappings = ns, nil, nil
-		}, "user namespace"},
 	}
 	for i, c := range cases {
 		dir := u.bundle(fmt.Sprintf("refuse%d", i), []string{"true"}, c.edit)
@@ -625,5 +616,34 @@ func TestRootlessStateRoot(t *testing.T) {
 	_, errs, code = u.berth(dir, "--rootless", "maybe", "list")
 	if code == 0 || !strings.Contains(errs, "--rootless") {
 		t.Errorf("--rootless maybe: exit %d, %q", code, errs)
+	}
+}
+
+// TestRootlessAutoUserNS: as crun, berth gives an unprivileged user's
+// container the user namespace its config lacks: `berth spec` (root's
+// config: no user namespace, a network namespace, sysfs, devpts gid=5)
+// runs as the user, mapped 0 -> the user and 1.. -> its subordinate ids.
+func TestRootlessAutoUserNS(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("auto", nil)
+	os.Remove(filepath.Join(dir, "config.json"))
+	u.mustBerth(dir, "spec")
+	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"sh", "-c", "id -u; cat /proc/self/uid_map; ls /sys/kernel >/dev/null && echo sys-ok; stat -c %g /dev/pts/ptmx"}
+	data, _ = json.Marshal(&s)
+	os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	out, errs, code := u.berth(dir, "run", "h10-rl-auto")
+	if code != 0 {
+		t.Fatalf("root's config as %s: exit %d: %s%s", u.name, code, out, errs)
+	}
+	norm := strings.Join(strings.Fields(out), " ")
+	want := fmt.Sprintf("0 0 %d 1 1 %d 65536 sys-ok", u.uid, u.subUID)
+	if !strings.HasPrefix(norm, want) {
+		t.Errorf("workload output %q, want it to start %q", norm, want)
 	}
 }
