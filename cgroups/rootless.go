@@ -15,7 +15,7 @@ import (
 // container runs in the caller's own cgroup, without limits.
 
 // ErrNotDelegated says why a container has no cgroup of its own.
-var ErrNotDelegated = errors.New("it runs rootless without a cgroup of its own (berth needs a cgroup v2 subtree delegated to the user: a directory the user owns; docs/rootless.md)")
+var ErrNotDelegated = errors.New("it runs rootless without a cgroup of its own (that needs a cgroup subtree delegated to the user: a directory the user owns; docs/rootless.md)")
 
 // Delegated reports whether the caller may make the cgroup and write its
 // limits: the deepest existing ancestor of each of its directories, and

@@ -35,6 +35,9 @@ func ContainerStats(root, id string) (*Stats, error) {
 		return nil, err
 	}
 	c.Unlock() // reading counters needs no lock
+	if cg == nil {
+		return nil, noCgroup("read the counters of", id)
+	}
 	st, err := cg.Stats()
 	if err != nil {
 		return nil, err
@@ -51,6 +54,9 @@ func Events(root, id string, interval time.Duration, emit func(Event) error) err
 		return err
 	}
 	c.Unlock()
+	if cg == nil {
+		return noCgroup("watch", id)
+	}
 	ooms, _ := cg.OOMKills()
 	next := time.Now()
 	for cg.Exists() {

@@ -405,6 +405,10 @@ func TestRootlessDetached(t *testing.T) {
 	if code == 0 || !strings.Contains(errs, "rootless") {
 		t.Errorf("update without a delegated cgroup: exit %d, %q; want a refusal saying rootless", code, errs)
 	}
+	_, errs, code = u.berth(dir, "events", "--stats", id)
+	if code != 1 || !strings.Contains(errs, "rootless") || strings.Contains(errs, "panic") {
+		t.Errorf("events --stats without a cgroup: exit %d, %q; want a refusal saying rootless", code, errs)
+	}
 	u.mustBerth(dir, "kill", id, "KILL")
 	waitFor(t, 5*time.Second, "init to die", func() bool { return !pidAlive(state.Pid) })
 	u.mustBerth(dir, "delete", id)
