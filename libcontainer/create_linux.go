@@ -518,7 +518,14 @@ func makeExecFifo(dir string, spec *specs.Spec) (*os.File, error) {
 	}
 	u := spec.Process.User
 	uid, gid := hostID(spec.Linux.UIDMappings, u.UID), hostID(spec.Linux.GIDMappings, u.GID)
-	if err := os.Chown(path, int(uid), int(gid)); err != nil {
+	if unprivileged() && (int(uid) != os.Geteuid() || int(gid) != os.Getegid()) {
+		// A user cannot give the FIFO to its subordinate ids: writable by
+		// all instead, as runc's always is. Only init reaches it, through
+		// its descriptor: the state root is the user's, 0700.
+		if err := os.Chmod(path, 0o622); err != nil {
+			return nil, fmt.Errorf("exec fifo: %w", err)
+		}
+	} else if err := os.Chown(path, int(uid), int(gid)); err != nil {
 		return nil, fmt.Errorf("exec fifo: %w", err)
 	}
 	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)

@@ -243,25 +243,9 @@ func (u *rlUser) bundle(name string, args []string, edits ...func(*specs.Spec)) 
 		u.t.Fatalf("chown: %v: %s", err, out)
 	}
 	u.mustBerth(dir, "spec", "--rootless")
-	edit := func(fn func(*specs.Spec)) {
-		path := filepath.Join(dir, "config.json")
-		data, err := os.ReadFile(path)
-		if err != nil {
-			u.t.Fatal(err)
-		}
-		var s specs.Spec
-		if err := json.Unmarshal(data, &s); err != nil {
-			u.t.Fatal(err)
-		}
-		fn(&s)
-		data, _ = json.MarshalIndent(&s, "", "  ")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			u.t.Fatal(err)
-		}
-	}
-	edit(func(s *specs.Spec) { s.Process.Terminal = false; s.Process.Args = args })
+	u.editSpecAs(dir, func(s *specs.Spec) { s.Process.Terminal = false; s.Process.Args = args })
 	for _, fn := range edits {
-		edit(fn)
+		u.editSpecAs(dir, fn)
 	}
 	return dir
 }
@@ -363,6 +347,33 @@ func TestRootlessSubordinateRange(t *testing.T) {
 	}
 	if st.Uid != u.subUID+999 || st.Gid != u.subGID+999 {
 		t.Errorf("file made by uid 1000 is owned by %d:%d on the host, want %d:%d", st.Uid, st.Gid, u.subUID+999, u.subGID+999)
+	}
+	// Detached, init waits on its exec FIFO as uid 1000 (a subordinate
+	// id on the host, which the user cannot chown the FIFO to).
+	u.editSpecAs(dir, func(s *specs.Spec) { s.Process.Args = []string{"sleep", "1000"} })
+	u.mustBerth(dir, "run", "-d", "h10-rl-subd")
+	if out := u.mustBerth(dir, "exec", "h10-rl-subd", "id", "-u"); strings.TrimSpace(out) != "1000" {
+		t.Errorf("exec into the detached container: %q, want 1000", out)
+	}
+	u.mustBerth(dir, "delete", "--force", "h10-rl-subd")
+}
+
+// editSpecAs rewrites a bundle's config.json through fn.
+func (u *rlUser) editSpecAs(dir string, fn func(*specs.Spec)) {
+	u.t.Helper()
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		u.t.Fatal(err)
+	}
+	fn(&s)
+	data, _ = json.MarshalIndent(&s, "", "  ")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		u.t.Fatal(err)
 	}
 }
 
