@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"strconv"
 	"strings"
 
@@ -39,10 +38,7 @@ func checkRootlessIDMaps(l *specs.Linux) error {
 	if !unprivileged() {
 		return nil
 	}
-	u, err := user.Current()
-	if err != nil {
-		return fmt.Errorf("rootless: look up the calling user: %w", err)
-	}
+	name, _ := userName(os.Geteuid())
 	for _, f := range []struct {
 		field, file string
 		maps        []specs.LinuxIDMapping
@@ -57,7 +53,7 @@ func checkRootlessIDMaps(l *specs.Linux) error {
 		if ownIDOnly(f.maps, f.own) {
 			continue
 		}
-		ranges, err := subIDRanges(f.file, u.Username, u.Uid)
+		ranges, err := subIDRanges(f.file, name, strconv.Itoa(os.Geteuid()))
 		if err != nil {
 			return err
 		}
@@ -183,14 +179,11 @@ func autoUserNS(s *specs.Spec) bool {
 
 func autoIDMap(own int, file, helper string) []specs.LinuxIDMapping {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(own), Size: 1}}
-	u, err := user.Current()
-	if err != nil {
-		return maps
-	}
 	if _, err := exec.LookPath(helper); err != nil {
 		return maps
 	}
-	ranges, _ := subIDRanges(file, u.Username, u.Uid)
+	name, _ := userName(os.Geteuid())
+	ranges, _ := subIDRanges(file, name, strconv.Itoa(os.Geteuid()))
 	next := uint64(1)
 	for _, r := range ranges {
 		if next+r.size > 1<<32-1 {

@@ -3,6 +3,8 @@ package libcontainer
 import (
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/logs"
@@ -86,4 +88,21 @@ func rootlessCgroup(cg *cgroups.Manager) error {
 		logs.Warn("rootless mode: linux.resources not applied: no cgroup subtree is delegated to this user (docs/rootless.md), so the container runs without limits")
 	}
 	return nil
+}
+
+// userName looks uid up in /etc/passwd (what os/user does without cgo,
+// without linking os/user into every berth process).
+func userName(uid int) (string, bool) {
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return "", false
+	}
+	want := strconv.Itoa(uid)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 4)
+		if len(f) == 4 && f[2] == want && f[0] != "" {
+			return f[0], true
+		}
+	}
+	return "", false
 }

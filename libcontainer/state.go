@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -309,8 +307,8 @@ func ownerOf(dir string) string {
 	if unix.Stat(dir, &st) != nil {
 		return ""
 	}
-	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
-		return u.Username
+	if name, ok := userName(int(st.Uid)); ok {
+		return name
 	}
 	return fmt.Sprintf("#%d", st.Uid) // as runc
 }
