@@ -31,6 +31,9 @@ type rlUser struct {
 	runtimeDir string // its XDG_RUNTIME_DIR (0700, its own)
 	subUID     uint32 // start of its /etc/subuid range (65536 ids)
 	subGID     uint32
+	// cgroupLeaf, when set, is the cgroup v2 directory berth starts in: a
+	// leaf of the subtree delegated to the user (delegate).
+	cgroupLeaf string
 }
 
 func newRootlessUser(t *testing.T) *rlUser {
@@ -185,6 +188,14 @@ func (u *rlUser) berthEnv(env []string, dir string, args ...string) (string, str
 	cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name,
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if u.cgroupLeaf != "" {
+		leaf, err := os.Open(u.cgroupLeaf)
+		if err != nil {
+			u.t.Fatal(err)
+		}
+		defer leaf.Close()
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(leaf.Fd())
+	}
 	if err := cmd.Start(); err != nil {
 		u.t.Fatalf("start berth as %s: %v", u.name, err)
 	}
@@ -526,7 +537,9 @@ func TestRootlessLimitsWarning(t *testing.T) {
 
 // delegate makes a cgroup named name in every cgroup hierarchy and gives it
 // to the user, as an administrator (or systemd's Delegate=yes) would; on a
-// cgroup v2 host with the memory controller enabled for it. It returns the
+// cgroup v2 host with the memory controller enabled for it, and berth
+// started in a leaf below it (the kernel lets a user move a process only
+// between cgroups whose common ancestor it may write). It returns the
 // directories, removed at cleanup.
 func (u *rlUser) delegate(name string) []string {
 	u.t.Helper()
@@ -550,6 +563,14 @@ func (u *rlUser) delegate(name string) []string {
 		}
 		dirs = append(dirs, dir)
 		u.t.Cleanup(func() { syscall.Rmdir(dir) })
+		if unified {
+			leaf := filepath.Join(dir, "berth")
+			if err := os.Mkdir(leaf, 0o755); err != nil {
+				u.t.Fatal(err)
+			}
+			u.t.Cleanup(func() { syscall.Rmdir(leaf) })
+			u.cgroupLeaf = leaf
+		}
 		if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).CombinedOutput(); err != nil {
 			u.t.Fatalf("chown %s: %v: %s", dir, err, out)
 		}
@@ -560,8 +581,8 @@ func (u *rlUser) delegate(name string) []string {
 // TestRootlessDelegatedCgroup: with a cgroup subtree delegated to the user,
 // a rootless container's memory limit is set there and enforced (the
 // kernel's OOM killer kills the workload), pause works, and delete removes
-// the container's cgroup. This host is hybrid: the v1 hierarchies are
-// delegated; tests/vm runs it on cgroup v2.
+// the container's cgroup. On a v1 or hybrid host the v1 hierarchies are
+// delegated; in tests/vm (cgroup v2) the unified one, with berth in a leaf.
 func TestRootlessDelegatedCgroup(t *testing.T) {
 	u := newRootlessUser(t)
 	name := "h10-deleg-" + u.name
