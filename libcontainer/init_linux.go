@@ -277,7 +277,13 @@ func setProcessAttrs(spec *specs.Spec) error {
 		return err
 	}
 	if proc.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(fmt.Sprint(*proc.OOMScoreAdj)), 0); err != nil {
+		// nsenter may have set it already (a rootless caller's user
+		// namespace: once non-dumpable, init cannot open the file).
+		want := fmt.Sprint(*proc.OOMScoreAdj)
+		if cur, err := os.ReadFile("/proc/self/oom_score_adj"); err == nil && strings.TrimSpace(string(cur)) == want {
+			return nil
+		}
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(want), 0); err != nil {
 			return fmt.Errorf("process.oomScoreAdj: %w", err)
 		}
 	}

@@ -79,6 +79,12 @@ func planNamespaces(spec *specs.Spec) (nsSetup, error) {
 	if ns.fork {
 		ns.env = append(ns.env, "_BERTH_NS_FORK=1")
 	}
+	if p := spec.Process; p != nil && p.OOMScoreAdj != nil && unprivileged() && hasNS(spec, specs.UserNamespace) {
+		// In the user namespace (new or joined) init, non-dumpable and
+		// its memory the host's, could no longer open its
+		// oom_score_adj: nsenter sets it first.
+		ns.env = append(ns.env, "_BERTH_OOM_SCORE_ADJ="+strconv.Itoa(*p.OOMScoreAdj))
+	}
 	if offs := spec.Linux.TimeOffsets; len(offs) > 0 {
 		var b strings.Builder
 		for clock, off := range offs {

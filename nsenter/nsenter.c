@@ -23,6 +23,9 @@
  *   _BERTH_NS_NEW    clone flags to unshare after joining (decimal)
  *   _BERTH_NS_FORK   "1": fork after unshare (new or joined PID/time namespace)
  *   _BERTH_TIMENS    contents for /proc/self/timens_offsets
+ *   _BERTH_OOM_SCORE_ADJ  written to /proc/self/oom_score_adj before the
+ *                    unshare (a rootless caller's init, non-dumpable once in
+ *                    Go, could not open it in its new user namespace)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -175,6 +178,14 @@ __attribute__((constructor)) static void nsenter(void)
 		n++;
 		join = nl ? nl + 1 : NULL;
 	}
+	/* Still in the host's mount namespace: its /proc shows this process. */
+	const char *oom = getenv("_BERTH_OOM_SCORE_ADJ");
+	if (oom) {
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, oom, strlen(oom)) < 0)
+			bail("process.oomScoreAdj %s", oom);
+		close(fd);
+	}
 	join_all(fds, types, paths, n);
 
 	long flags = env_long("_BERTH_NS_NEW");
@@ -207,4 +218,5 @@ __attribute__((constructor)) static void nsenter(void)
 	unsetenv("_BERTH_NS_NEW");
 	unsetenv("_BERTH_NS_FORK");
 	unsetenv("_BERTH_TIMENS");
+	unsetenv("_BERTH_OOM_SCORE_ADJ");
 }

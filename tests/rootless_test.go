@@ -341,8 +341,10 @@ func TestRootlessSubordinateRange(t *testing.T) {
 	u := newRootlessUser(t)
 	shared := u.mkdir("shared")
 	os.Chmod(shared, 0o777)
-	dir := u.bundle("sub", []string{"sh", "-c", "id; cat /proc/self/uid_map; touch /mnt/made-by-1000"}, u.subordinateMaps, func(s *specs.Spec) {
+	dir := u.bundle("sub", []string{"sh", "-c", "id; cat /proc/self/uid_map; echo oom=$(cat /proc/self/oom_score_adj); touch /mnt/made-by-1000"}, u.subordinateMaps, func(s *specs.Spec) {
 		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		oom := 100 // set before the unshare: init cannot open it after (nsenter.c)
+		s.Process.OOMScoreAdj = &oom
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: shared, Options: []string{"rbind"}})
 	})
 	out, errs, code := u.berth(dir, "run", "h10-rl-sub")
@@ -351,6 +353,9 @@ func TestRootlessSubordinateRange(t *testing.T) {
 	}
 	if !strings.Contains(out, "uid=1000") || !strings.Contains(strings.Join(strings.Fields(out), " "), fmt.Sprintf("1 %d 65536", u.subUID)) {
 		t.Errorf("workload output %q: want uid=1000 and the map 1 %d 65536", out, u.subUID)
+	}
+	if !strings.Contains(out, "oom=100") {
+		t.Errorf("workload output %q: want process.oomScoreAdj 100", out)
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(filepath.Join(shared, "made-by-1000"), &st); err != nil {
