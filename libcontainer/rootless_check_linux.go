@@ -37,7 +37,32 @@ func checkRootless(b *Bundle) error {
 	} else if rewritten {
 		b.Raw = nil // re-encoded for state.json and the plan
 	}
+	if err := checkRootlessDevices(s.Linux.Devices); err != nil {
+		return err
+	}
 	return checkRootlessProcess(s.Process)
+}
+
+// checkRootlessDevices refuses a device that cannot be bound from the host
+// in place of the node a user namespace cannot make: the host has no such
+// node at that path, or a different one.
+func checkRootlessDevices(devs []specs.LinuxDevice) error {
+	for i, d := range devs {
+		var st unix.Stat_t
+		what := fmt.Sprintf("linux.devices[%d] %s: rootless mode: a device node cannot be made in a user namespace, so the host's is bound instead, but", i, d.Path)
+		if err := unix.Stat(d.Path, &st); err != nil {
+			return invalid("%s the host has none (%v)", what, err)
+		}
+		typ := map[uint32]string{unix.S_IFCHR: "c", unix.S_IFBLK: "b", unix.S_IFIFO: "p"}[st.Mode&unix.S_IFMT]
+		want := d.Type
+		if want == "u" {
+			want = "c"
+		}
+		if typ != want || (typ != "p" && (int64(unix.Major(st.Rdev)) != d.Major || int64(unix.Minor(st.Rdev)) != d.Minor)) {
+			return invalid("%s the host's is a different device (%s %d:%d, not %s %d:%d)", what, typ, unix.Major(st.Rdev), unix.Minor(st.Rdev), d.Type, d.Major, d.Minor)
+		}
+	}
+	return nil
 }
 
 // checkRootlessUser refuses a process user the namespace cannot have.

@@ -502,6 +502,12 @@ func TestRootlessRefusals(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"gid=5"}})
 		}, "gid=5"},
 		{"oom score", func(s *specs.Spec) { v := -1000; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},
+		{"device the host lacks", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/h10-nonesuch", Type: "c", Major: 1, Minor: 3}}
+		}, "linux.devices[0] /dev/h10-nonesuch"},
+		{"device the host has otherwise", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 5}}
+		}, "different device"},
 	}
 	for i, c := range cases {
 		dir := u.bundle(fmt.Sprintf("refuse%d", i), []string{"true"}, c.edit)
