@@ -145,6 +145,10 @@ type creation struct {
 }
 
 func resolve(opts CreateOpts) (*creation, error) {
+	// Before anything is opened: see claimCallerFDs.
+	if err := claimCallerFDs(opts.ListenFDs + opts.PreserveFDs); err != nil {
+		return nil, err
+	}
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}

@@ -51,6 +51,10 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 // With Detach the process runs when Exec returns; otherwise the caller
 // starts it with Start and waits with Wait.
 func Exec(opts ExecOpts) (p *InitProcess, err error) {
+	// Before anything is opened: see claimCallerFDs.
+	if err := claimCallerFDs(opts.PreserveFDs); err != nil {
+		return nil, err
+	}
 	c, err := Load(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err

@@ -31,6 +31,7 @@ func Init() {
 	// the kernel's OOM reports.
 	name := []byte("berth:init\x00")
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+	closeInherited(fdExe) // the binary is running now; nothing else uses it
 	sock, err := inheritedFD(fdInitSock)
 	if err != nil || sock == nil {
 		fmt.Fprintln(os.Stderr, "berth init: run by berth itself only, not by hand")
@@ -96,8 +97,8 @@ func initProcess(s *syncSocket) error {
 			return err
 		}
 		if !hasNS(plan.Spec, specs.MountNamespace) {
-			if err := unix.Chroot(plan.Rootfs); err != nil {
-				return &os.PathError{Op: "chroot", Path: plan.Rootfs, Err: err}
+			if err := chrootRootfs(plan.Rootfs); err != nil {
+				return err
 			}
 		}
 		return startProcess(s, plan, nil)
@@ -107,6 +108,25 @@ func initProcess(s *syncSocket) error {
 		return err
 	}
 	return initContainer(s, plan, fifo, cgFDs)
+}
+
+// chrootRootfs makes rootfs this process's root and working directory, for
+// an exec into a container without a mount namespace. A chroot alone would
+// leave the working directory, and every relative path, on the host: the
+// caller's cwd (and process.cwd resolved against it) would be outside.
+func chrootRootfs(rootfs string) error {
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: rootfs, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return &os.PathError{Op: "fchdir", Path: rootfs, Err: err}
+	}
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: rootfs, Err: err}
+	}
+	return nil
 }
 
 // initContainer runs the init steps in order. Each step's comment says why it
@@ -212,8 +232,9 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(cwd)
-	if err := dropPrivileges(plan, cwd); err != nil {
+	err = dropPrivileges(plan, cwd)
+	unix.Close(cwd) // entered: init holds only what it needs while it waits
+	if err != nil {
 		return err
 	}
 	env := processEnv(proc)

@@ -142,19 +142,26 @@ func switchUser(p *specs.Process) error {
 // magic links: "/proc/self/fd/N" can never lead to a descriptor that
 // reaches the host (CVE-2024-21626). A missing cwd is created, as runc does.
 func openCwd(cwd string) (int, error) {
+	// Resolved from the process's root, never from whatever the working
+	// directory happens to be.
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "/", Err: err}
+	}
+	defer unix.Close(root)
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := unix.Openat2(unix.AT_FDCWD, cwd, &how)
+	fd, err := unix.Openat2(root, cwd, &how)
 	if errors.Is(err, unix.ENOENT) {
 		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return -1, fmt.Errorf("process.cwd %s: %w", cwd, unwrapPathErr(err))
+			return -1, fmt.Errorf("process.cwd %q: %w", cwd, unwrapPathErr(err))
 		}
-		fd, err = unix.Openat2(unix.AT_FDCWD, cwd, &how)
+		fd, err = unix.Openat2(root, cwd, &how)
 	}
 	if err != nil {
-		return -1, fmt.Errorf("process.cwd %s: %w", cwd, os.NewSyscallError("openat2", err))
+		return -1, fmt.Errorf("process.cwd %q: %w", cwd, os.NewSyscallError("openat2", err))
 	}
 	return fd, nil
 }
