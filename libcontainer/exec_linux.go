@@ -2,12 +2,14 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
 )
@@ -76,6 +78,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	proc, err := execProcess(base.Process, opts)
 	if err != nil {
 		return nil, err
+	}
+	if hasNS(base, specs.UserNamespace) {
+		if err := validateUserMappedIn(c.InitPID, proc.User); err != nil {
+			return nil, err
+		}
 	}
 	if proc.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return nil, fmt.Errorf("exec: --tty with --detach needs --console-socket to receive the terminal")
@@ -152,11 +159,10 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught
 	}
-	msg, err := planMsg(plan)
-	if err != nil {
-		return p, err
-	}
-	if err := p.sock.send(msg, fdsOf(join)...); err != nil {
+	if err := p.sock.sendPlan(plan, fdsOf(join)); err != nil {
+		if errors.Is(err, unix.EPIPE) {
+			err = p.initDied() // it is gone before reading a word: say how
+		}
 		return p, err
 	}
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
@@ -220,22 +226,22 @@ func execProcess(base *specs.Process, o ExecOpts) (*specs.Process, error) {
 	if o.User != "" {
 		uidS, gidS, hasGid := strings.Cut(o.User, ":")
 		uid, err := strconv.ParseUint(uidS, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+		if err != nil || uid == unchangedID {
+			return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid] below 4294967295", o.User)
 		}
 		p.User.UID = uint32(uid)
 		if hasGid {
 			gid, err := strconv.ParseUint(gidS, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+			if err != nil || gid == unchangedID {
+				return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid] below 4294967295", o.User)
 			}
 			p.User.GID = uint32(gid)
 		}
 	}
 	for _, g := range o.AdditionalGids {
 		gid, err := strconv.ParseUint(g, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("exec: --additional-gids %q is not a number", g)
+		if err != nil || gid == unchangedID {
+			return nil, fmt.Errorf("exec: --additional-gids %q: want a numeric gid below 4294967295", g)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
 	}

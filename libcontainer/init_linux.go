@@ -59,11 +59,16 @@ func initProcess(s *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("read plan: %w", err)
 	}
-	if msg.Type != msgPlan || msg.Plan == nil {
+	if msg.Type != msgPlan || (msg.Plan == nil && !msg.PlanInFD) {
 		closeFDs(cgFDs)
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
-	plan, err := decodePlan(msg.Plan)
+	raw, cgFDs, err := planPayload(msg, cgFDs)
+	if err != nil {
+		closeFDs(cgFDs)
+		return err
+	}
+	plan, err := decodePlan(raw)
 	if err != nil {
 		closeFDs(cgFDs)
 		return err
@@ -332,7 +337,7 @@ func dropPrivileges(plan *Plan, cwd int) error {
 	// cwd after the user switch, so that the user's permission to enter it
 	// is checked.
 	if err := unix.Fchdir(cwd); err != nil {
-		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
+		return fmt.Errorf("process.cwd %q: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
 	}
 	if proc.NoNewPrivileges {
 		if err := linux.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {

@@ -122,13 +122,13 @@ func switchUser(p *specs.Process) error {
 	// This thread only: it is the one that execs (internal/linux).
 	groups := u.AdditionalGids
 	if err := linux.SetgroupsThread(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
-		return err
+		return fmt.Errorf("process.user.additionalGids %v: %s%w", groups, unmapped(err), err)
 	}
 	if err := linux.SetresgidThread(u.GID, u.GID, u.GID); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+		return fmt.Errorf("process.user.gid %d: %s%w", u.GID, unmapped(err), err)
 	}
 	if err := linux.SetresuidThread(u.UID, u.UID, u.UID); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+		return fmt.Errorf("process.user.uid %d: %s%w", u.UID, unmapped(err), err)
 	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
@@ -136,6 +136,14 @@ func switchUser(p *specs.Process) error {
 		unix.Umask(0o022)
 	}
 	return nil
+}
+
+// unmapped explains the EINVAL of setresuid, setresgid and setgroups.
+func unmapped(err error) string {
+	if errors.Is(err, unix.EINVAL) {
+		return "not mapped in the container's user namespace: "
+	}
+	return ""
 }
 
 // openCwd opens process.cwd, resolved inside the container's root with no
@@ -252,7 +260,7 @@ func setRlimits(limits []specs.POSIXRlimit) error {
 		}
 		rl := unix.Rlimit{Cur: l.Soft, Max: l.Hard}
 		if err := unix.Prlimit(0, res, &rl, nil); err != nil {
-			return fmt.Errorf("process.rlimits %s: %w", l.Type, os.NewSyscallError("prlimit", err))
+			return fmt.Errorf("process.rlimits %q: %w", l.Type, os.NewSyscallError("prlimit", err))
 		}
 	}
 	return nil
@@ -266,7 +274,7 @@ func applySysctl(sysctl map[string]string) error {
 		}
 		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(path, []byte(v), 0); err != nil {
-			return fmt.Errorf("linux.sysctl %s=%s: %w", k, v, unwrapPathErr(err))
+			return fmt.Errorf("linux.sysctl %q=%q: %w", k, v, unwrapPathErr(err))
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -88,6 +89,11 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	}
 	checkpoint("spawn:start")
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EINVAL) && o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+			// The child's write of uid_map or gid_map: validateIDMappings
+			// catches what it knows of, the kernel may know more.
+			return 0, fmt.Errorf("start init in a new user namespace: the kernel refused linux.uidMappings or linux.gidMappings: %w", unix.EINVAL)
+		}
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	p.cmd = cmd
