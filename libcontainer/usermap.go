@@ -28,6 +28,15 @@ func validateIDMappings(field string, maps []specs.LinuxIDMapping) error {
 	if len(maps) > maxIDMapLines {
 		return invalid("%s: %d entries, the kernel takes at most %d", field, len(maps), maxIDMapLines)
 	}
+	// The map is written in one write(2), which the kernel takes only
+	// below a page.
+	size := 0
+	for _, m := range maps {
+		size += len(fmt.Sprintf("%d %d %d\n", m.ContainerID, m.HostID, m.Size))
+	}
+	if size >= os.Getpagesize() {
+		return invalid("%s: %d entries take %d bytes as a map, the kernel takes less than %d", field, len(maps), size, os.Getpagesize())
+	}
 	for i, m := range maps {
 		if m.Size == 0 {
 			return invalid("%s[%d]: size is 0", field, i)

@@ -32,6 +32,7 @@ func TestValidateIDMappings(t *testing.T) {
 		{"c-minus1", []specs.LinuxIDMapping{m(1, 0, 4294967295)}, "f[0]: containerID 1 + size 4294967295"},
 		{"h-minus1", []specs.LinuxIDMapping{m(0, 4294967295, 1)}, "f[0]: hostID 4294967295 + size 1"},
 		{"too-many", many, "f: 341 entries"},
+		{"too-long", bigIDs(300), "f: 300 entries take"},
 	} {
 		err := validateIDMappings("f", c.maps)
 		switch {
@@ -65,4 +66,13 @@ func TestValidateUser(t *testing.T) {
 			t.Errorf("%+v: got %v, want %q", c.u, err, c.want)
 		}
 	}
+}
+
+// bigIDs is n mappings whose lines are long: together more than a page.
+func bigIDs(n int) []specs.LinuxIDMapping {
+	var maps []specs.LinuxIDMapping
+	for i := 0; i < n; i++ {
+		maps = append(maps, specs.LinuxIDMapping{ContainerID: 1000000000 + uint32(i), HostID: 2000000000 + uint32(i), Size: 1})
+	}
+	return maps
 }
