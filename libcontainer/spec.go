@@ -165,8 +165,9 @@ func (b *Bundle) validate() error {
 	if err := validateIDMappings("linux.gidMappings", s.Linux.GIDMappings); err != nil {
 		return err
 	}
-	if seen[specs.UserNamespace] && userNSPath(s) == "" {
-		// A joined namespace's maps are checked by the kernel, at setresuid.
+	if seen[specs.UserNamespace] && userNSPath(s) == "" && (len(s.Linux.UIDMappings) > 0 || !unprivileged()) {
+		// A joined namespace's maps are checked by the kernel, at setresuid;
+		// a rootless caller's missing ones are made later (autoUserNS).
 		if err := validateUserMapped(s.Process.User, s.Linux.UIDMappings, s.Linux.GIDMappings); err != nil {
 			return err
 		}
