@@ -34,6 +34,8 @@ ifneq ($(MUSL_GCC),)
 	mkdir -p .build/musl && ln -sf $(SECCOMP_A) .build/musl/libseccomp.a
 endif
 	$(BUILD_ENV) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD)$(BUILD_TAGS) -ldflags '$(LDFLAGS) -extldflags -static' -o berth .
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w' -o .build/berth-pull ./image/cmd/berth-pull
+	.build/berth-pull --append-to berth
 
 deps:
 	./scripts/deps.sh

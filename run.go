@@ -14,17 +14,24 @@ import (
 var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container; in the foreground, wait for it and return its exit code",
-	ArgsUsage: "<container-id>",
+	ArgsUsage: "<container-id> (with --image: <container-id> [COMMAND [ARG...]])",
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the workload runs"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container when it exits"},
 	}, bundleFlags...),
 	Action: func(c *cli.Context) error {
-		id, err := oneID(c)
+		id, args, err := containerArgs(c)
 		if err != nil {
 			return err
 		}
 		opts := createOpts(c, id)
+		if name := c.String("image"); name != "" {
+			undo, err := useImage(&opts, name, args)
+			if err != nil {
+				return err
+			}
+			defer undo()
+		}
 		if c.Bool("detach") {
 			if _, err := libcontainer.Create(opts); err != nil {
 				return err

@@ -65,6 +65,12 @@ func Delete(root, id string, force bool) error {
 	return c.destroy()
 }
 
+// BeforeRemove, when set, is called by delete once a container's processes
+// and cgroup are gone and before its state is removed, with the bundle,
+// ID and annotations it was created with: the image verbs remove the bundle
+// they generated (image.RemoveBundle). An error keeps the state.
+var BeforeRemove func(bundle, id string, annotations map[string]string) error
+
 // destroy kills whatever still runs, waits for it, removes the cgroup and
 // the state directory. Preconditions: lock held, cgroup paths checked.
 func (c *Container) destroy() error {
@@ -84,6 +90,11 @@ func (c *Container) destroy() error {
 	summary := c.summary()
 	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
 		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
+	}
+	if BeforeRemove != nil {
+		if err := BeforeRemove(c.Bundle, c.ID, c.Annotations); err != nil {
+			return err // the state stays: delete can be tried again
+		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)

@@ -1,0 +1,130 @@
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	layersFile = "layers"             // in containers/<id>: the diff IDs its rootfs stacks, for rm's GC
+	markerFile = "berth-image-bundle" // in containers/<id>: "<state root>\n<id>\n"; delete removes only such dirs
+)
+
+// MakeBundle makes the bundle of container id from image name: a directory
+// containers/<id> with a config.json generated from the image and a rootfs
+// that is an overlayfs over the image's unpacked layers with an upper
+// directory of its own, so nothing is copied. root is the state root the
+// container is created in. On error nothing is left.
+func (s *Store) MakeBundle(name, id, root string, base *specs.Spec, args []string) (dir string, err error) {
+	unlock, err := s.Lock(false) // no rm's GC between the record and the layers file
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	r, err := s.Get(name)
+	if err != nil {
+		return "", err
+	}
+	if len(r.Layers) == 0 {
+		return "", fmt.Errorf("image %s has no layers", r.Name)
+	}
+	dir = filepath.Join(s.Dir, "containers", id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return "", fmt.Errorf("--image: a bundle for container %s already exists in %s (delete that container first)", id, dir)
+		}
+		return "", fmt.Errorf("--image: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			removeBundleDir(dir)
+		}
+	}()
+	absRoot, _ := filepath.Abs(root)
+	if err := os.WriteFile(filepath.Join(dir, markerFile), []byte(absRoot+"\n"+id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, layersFile), []byte(strings.Join(r.Layers, "\n")+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := s.mountRootfs(r, dir); err != nil {
+		return "", err
+	}
+	if err := FillSpec(base, r, id, args, filepath.Join(dir, "rootfs")); err != nil {
+		return "", err
+	}
+	data, err := json.Marshal(base)
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "config.json"), data, 0o600)
+}
+
+// mountRootfs mounts dir/rootfs: overlayfs, lower dirs the image's layers
+// (top first), upper and work dirs in dir.
+func (s *Store) mountRootfs(r *Record, dir string) error {
+	lowers := make([]string, len(r.Layers))
+	for i, l := range r.Layers {
+		p := s.LayerPath(l)
+		if strings.ContainsAny(p, ":,") {
+			return fmt.Errorf("image store %s: a path with ':' or ',' cannot be an overlay lower dir", s.Dir)
+		}
+		lowers[len(r.Layers)-1-i] = p
+	}
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + filepath.Join(dir, "upper") + ",workdir=" + filepath.Join(dir, "work")
+	if len(opts) >= 4096 {
+		return fmt.Errorf("image %s: %d layers are too many for one overlay mount here", r.Name, len(lowers))
+	}
+	if err := unix.Mount("overlay", filepath.Join(dir, "rootfs"), "overlay", 0, opts); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("image %s: a layer is missing from the store (pull it again): overlay mount: %w", r.Name, err)
+		}
+		return fmt.Errorf("image %s: overlay mount on %s: %w", r.Name, filepath.Join(dir, "rootfs"), err)
+	}
+	return nil
+}
+
+// RemoveBundle undoes MakeBundle for a container being deleted: it unmounts
+// the rootfs and removes the generated bundle with its upper directory. It
+// does nothing for a container not made from an image (no annotation) or a
+// bundle berth did not generate (no marker naming this container).
+func RemoveBundle(bundle, id string, annotations map[string]string) error {
+	if annotations[AnnotationImage] == "" || bundle == "" {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(bundle, markerFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("image bundle %s: %w", bundle, err)
+	}
+	lines := strings.Split(string(data), "\n")
+	if len(lines) < 2 || lines[1] != id {
+		return nil
+	}
+	return removeBundleDir(bundle)
+}
+
+func removeBundleDir(dir string) error {
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := unix.Unmount(rootfs, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+		return fmt.Errorf("image bundle: unmount %s: %w", rootfs, err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("image bundle: %w", err)
+	}
+	return nil
+}
