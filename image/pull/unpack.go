@@ -116,19 +116,37 @@ func withName(hdr *tar.Header, name string) *tar.Header {
 	return &h
 }
 
-// ensureDir opens rel (made 0755 where missing) inside the layer.
-func (u *unpacker) ensureDir(rel string) (int, error) {
+// ensureDir opens rel (made 0755 where missing) inside the layer. A
+// component that is a symlink to nothing yet gets its target made, inside
+// the layer, as the kernel would resolve it there.
+func (u *unpacker) ensureDir(rel string) (int, error) { return u.ensureDirDepth(rel, 0) }
+
+func (u *unpacker) ensureDirDepth(rel string, depth int) (int, error) {
 	fd, err := openIn(u.root, rel, unix.O_PATH|unix.O_DIRECTORY)
 	if err != unix.ENOENT {
 		return fd, err
 	}
+	if depth > 40 {
+		return -1, unix.ELOOP
+	}
 	parent, base := path.Split(rel)
-	pfd, err := u.ensureDir(strings.TrimSuffix(parent, "/"))
+	parent = strings.TrimSuffix(parent, "/")
+	pfd, err := u.ensureDirDepth(parent, depth+1)
 	if err != nil {
 		return -1, err
 	}
 	defer unix.Close(pfd)
-	if err := unix.Mkdirat(pfd, base, 0o755); err != nil && err != unix.EEXIST {
+	err = unix.Mkdirat(pfd, base, 0o755)
+	if err == unix.EEXIST {
+		buf := make([]byte, 4096)
+		if n, lerr := unix.Readlinkat(pfd, base, buf); lerr == nil {
+			target := string(buf[:n])
+			if !path.IsAbs(target) {
+				target = path.Join(parent, target)
+			}
+			return u.ensureDirDepth(cleanName(target), depth+1)
+		}
+	} else if err != nil {
 		return -1, err
 	}
 	return openIn(u.root, rel, unix.O_PATH|unix.O_DIRECTORY)
