@@ -102,7 +102,7 @@ func TestStoreRecordsAndGC(t *testing.T) {
 	}
 	// A container's rootfs stacks l3: it stays while the container does.
 	os.MkdirAll(filepath.Join(st.Dir, "containers", "c1"), 0o700)
-	os.WriteFile(filepath.Join(st.Dir, "containers", "c1", layersFile), []byte(l3+"\n"), 0o600)
+	os.WriteFile(filepath.Join(st.Dir, "containers", "c1", markerFile), []byte("/run/berth\nc1\n"+l3+"\n"), 0o600)
 	st.Put(&Record{Name: "a/b:v1", Layers: []string{l1, l2}})
 	st.Put(&Record{Name: "c:latest", Layers: []string{l1}})
 	if r, err := st.Get("a/b:v1"); err != nil || len(r.Layers) != 2 {

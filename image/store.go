@@ -239,12 +239,12 @@ func (s *Store) gc() error {
 	}
 	ctrs, _ := os.ReadDir(filepath.Join(s.Dir, "containers"))
 	for _, c := range ctrs {
-		data, err := os.ReadFile(filepath.Join(s.Dir, "containers", c.Name(), layersFile))
+		data, err := os.ReadFile(filepath.Join(s.Dir, "containers", c.Name(), markerFile))
 		if err != nil {
 			continue
 		}
 		for _, l := range strings.Fields(string(data)) {
-			used[l] = true
+			used[l] = true // and the root and ID, which are not digests
 		}
 	}
 	var errs []error
