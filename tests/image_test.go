@@ -5,11 +5,13 @@ import (
 	"bytes"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -371,6 +373,34 @@ func TestImageBadSources(t *testing.T) {
 	}
 	srv.Close()
 	e.expectRefused([]string{host}, "image", "pull", "--insecure", host+"/h9/gone:v1")
+	// One that drops the connection halfway through the top layer.
+	layers, _ := img.Layers()
+	top, _ := layers[1].Digest()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/blobs/"+top.String()) {
+			reg.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		reg.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(rec.Code)
+		w.Write(body[:len(body)/2])
+		panic(http.ErrAbortHandler) // the connection is cut
+	}))
+	t.Cleanup(srv.Close)
+	host = strings.TrimPrefix(srv.URL, "http://")
+	ref, _ = name.ParseReference(host+"/h9/drop:v1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	e.expectRefused([]string{"layer"}, "image", "pull", "--insecure", host+"/h9/drop:v1", "h9/drop")
+	assertNoPartial(t, data, layers[1])
+	if ls := e.mustBerth("image", "ls"); strings.Contains(ls, "h9/drop") {
+		t.Fatalf("image ls lists the image whose pull was cut: %q", ls)
+	}
 	// Nothing holds the store lock: a pull (shared) and an rm (exclusive) go through.
 	e.mustBerth("image", "pull", "oci:"+lay+":v1", "h9/ok")
 	e.mustBerth("image", "rm", "h9/ok")
