@@ -14,8 +14,18 @@ import (
 )
 
 // delete removes what run --image and create --image made: the generated
-// bundle with the rootfs mount and its upper directory.
-func init() { libcontainer.BeforeRemove = image.RemoveBundle }
+// bundle with the rootfs mount and its upper directory; the memfd copy of
+// berth (CVE-2019-5736 fallback) leaves out the appended image puller.
+func init() {
+	libcontainer.BeforeRemove = image.RemoveBundle
+	libcontainer.ExeLength = func(f *os.File) int64 {
+		off, _, err := image.FindAppended(f)
+		if err != nil {
+			return -1
+		}
+		return off
+	}
+}
 
 var imageCommand = &cli.Command{
 	Name:            "image",
