@@ -410,6 +410,19 @@ func TestImageRmThenRun(t *testing.T) {
 	e, data := imageEnv(t)
 	lay := writeLayout(t, testImage(t), "v1")
 	e.mustBerth("image", "pull", "oci:"+lay+":v1", "h9/rm:v1")
+	// rm while a container uses the image keeps the layers under its rootfs.
+	e.ids["h9-img-inuse"] = true
+	e.mustBerth("create", "--image", "h9/rm:v1", "h9-img-inuse")
+	e.mustBerth("image", "rm", "h9/rm:v1")
+	if left, _ := os.ReadDir(filepath.Join(data, "layers", "sha256")); len(left) != 2 {
+		t.Fatalf("rm removed layers a container uses: %v", left)
+	}
+	rootfs := filepath.Join(data, "containers", "h9-img-inuse", "rootfs")
+	if b, err := os.ReadFile(filepath.Join(rootfs, "etc", "msg.txt")); err != nil || string(b) != "new\n" {
+		t.Fatalf("the container's rootfs after rm: %q %v", b, err)
+	}
+	e.mustBerth("delete", "h9-img-inuse")
+	e.mustBerth("image", "pull", "oci:"+lay+":v1", "h9/rm:v1")
 	e.mustBerth("image", "rm", "h9/rm:v1")
 	if ls := e.mustBerth("image", "ls"); strings.Contains(ls, "h9/rm") {
 		t.Fatalf("image ls after rm: %q", ls)
