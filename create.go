@@ -52,14 +52,15 @@ var createCommand = &cli.Command{
 			return err
 		}
 		opts := createOpts(c, id)
+		undo := func() {}
 		if name := c.String("image"); name != "" {
-			undo, err := useImage(&opts, name, args)
-			if err != nil {
+			if undo, err = useImage(&opts, name, args); err != nil {
 				return err
 			}
-			defer undo()
 		}
-		_, err = libcontainer.Create(opts)
+		if _, err = libcontainer.Create(opts); err != nil {
+			undo()
+		}
 		return err
 	},
 }

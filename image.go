@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/internal/cli"
+	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/libcontainer"
 )
 
@@ -107,8 +107,7 @@ func containerArgs(c *cli.Context) (string, []string, error) {
 
 // useImage makes the bundle of a container of image name (generated config
 // and overlay rootfs) and points opts at it. undo removes it again, for a
-// create that failed; it does nothing once the container exists, whose
-// delete removes it.
+// create that failed; once the container exists, its delete removes it.
 func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo func(), err error) {
 	st, err := image.Open(image.DataDir())
 	if err != nil {
@@ -119,11 +118,10 @@ func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo f
 		return nil, err
 	}
 	opts.Bundle = dir
-	root, id := opts.Root, opts.ID
+	id := opts.ID
 	return func() {
-		if _, err := os.Stat(filepath.Join(root, id)); err == nil {
-			return
+		if err := image.RemoveBundle(dir, id, map[string]string{image.AnnotationImage: name}); err != nil {
+			logs.Warn(err)
 		}
-		image.RemoveBundle(dir, id, map[string]string{image.AnnotationImage: name})
 	}, nil
 }

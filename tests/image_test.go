@@ -357,6 +357,22 @@ func TestImageBadSources(t *testing.T) {
 	lay := writeLayout(t, img, "v1")
 	e.expectRefused([]string{"no image tagged", "v9"}, "image", "pull", "oci:"+lay+":v9")
 	e.expectRefused([]string{"no such image", "h9/none"}, "run", "--image", "h9/none", "h9-img-none")
+	// A create that fails after the bundle was made (the ID is taken by a
+	// plain container) removes the generated bundle again.
+	e.mustBerth("image", "pull", "oci:"+lay+":v1", "h9/dup")
+	e.ids["h9-img-dup"] = true
+	e.mustBerth("create", "-b", e.bundle([]string{"true"}), "h9-img-dup")
+	for _, verb := range [][]string{{"create"}, {"run"}, {"run", "-d"}} {
+		args := append(append([]string{}, verb...), "--image", "h9/dup", "h9-img-dup")
+		if _, errs, code := e.berth(args...); code == 0 || !strings.Contains(errs, "h9-img-dup") {
+			t.Fatalf("%v with a taken ID: exit %d, %q", verb, code, errs)
+		}
+		if left, _ := os.ReadDir(filepath.Join(data, "containers")); len(left) != 0 {
+			t.Fatalf("%v with a taken ID left a generated bundle: %v", verb, left)
+		}
+	}
+	e.mustBerth("delete", "h9-img-dup")
+	e.mustBerth("image", "rm", "h9/dup")
 	assertNoPartial(t, data, nil)
 	if ls := e.mustBerth("image", "ls"); strings.Count(ls, "\n") != 1 {
 		t.Fatalf("image ls after failed pulls: %q", ls)
