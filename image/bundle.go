@@ -85,16 +85,53 @@ func (s *Store) mountRootfs(r *Record, dir string) error {
 	// need not write back the whole upper filesystem (tens of ms here).
 	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + filepath.Join(dir, "upper") +
 		",workdir=" + filepath.Join(dir, "work") + ",volatile"
-	if len(opts) >= 4096 {
-		return fmt.Errorf("image %s: %d layers are too many for one overlay mount here", r.Name, len(lowers))
+	target := filepath.Join(dir, "rootfs")
+	var err error
+	if len(opts) < 4000 {
+		err = unix.Mount("overlay", target, "overlay", 0, opts)
+	} else { // mount(2) takes one page of options; fsconfig one layer at a time
+		err = mountOverlayFsconfig(target, lowers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
 	}
-	if err := unix.Mount("overlay", filepath.Join(dir, "rootfs"), "overlay", 0, opts); err != nil {
+	if err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("image %s: a layer is missing from the store (pull it again): overlay mount: %w", r.Name, err)
 		}
-		return fmt.Errorf("image %s: overlay mount on %s: %w", r.Name, filepath.Join(dir, "rootfs"), err)
+		return fmt.Errorf("image %s: overlay mount of %d layers on %s: %w", r.Name, len(lowers), target, err)
 	}
 	return nil
+}
+
+// mountOverlayFsconfig mounts overlayfs with the mount API, each lower dir
+// (top first) with "lowerdir+" (Linux 6.8), for images whose lowerdir
+// option would not fit in mount(2)'s page.
+func mountOverlayFsconfig(target string, lowers []string, upper, work string) error {
+	fd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("fsopen: %w", err)
+	}
+	defer unix.Close(fd)
+	for _, l := range lowers {
+		if err := unix.FsconfigSetString(fd, "lowerdir+", l); err != nil {
+			return fmt.Errorf("lowerdir+ %s (needs Linux 6.8 for this many layers): %w", l, err)
+		}
+	}
+	for k, v := range map[string]string{"upperdir": upper, "workdir": work} {
+		if err := unix.FsconfigSetString(fd, k, v); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	if err := unix.FsconfigSetFlag(fd, "volatile"); err != nil {
+		return fmt.Errorf("volatile: %w", err)
+	}
+	if err := unix.FsconfigCreate(fd); err != nil {
+		return fmt.Errorf("fsconfig create: %w", err)
+	}
+	mfd, err := unix.Fsmount(fd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("fsmount: %w", err)
+	}
+	defer unix.Close(mfd)
+	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
 // RemoveBundle undoes MakeBundle for a container being deleted: it unmounts

@@ -479,3 +479,24 @@ func TestImageConcurrentPulls(t *testing.T) {
 		t.Fatalf("run --image: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// An image of more layers than fit in mount(2)'s one page of overlay
+// options is mounted with fsconfig's lowerdir+, in the right order.
+func TestImageManyLayers(t *testing.T) {
+	e, _ := imageEnv(t)
+	img := testImage(t)
+	var ls []v1.Layer
+	for i := 0; i < 60; i++ {
+		ls = append(ls, layerOf(t, []tarEntry{file("n", strconv.Itoa(i)), file("l"+strconv.Itoa(i), "x")}))
+	}
+	img, err := mutate.AppendLayers(img, ls...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay := writeLayout(t, img, "v1")
+	e.mustBerth("image", "pull", "oci:"+lay+":v1", "h9/many")
+	out, errs, code := runImage(e, "h9-img-many", "h9/many", "h9-img-many", "sh", "-c", "cat /n; ls /l0 /l59 /etc/msg.txt")
+	if code != 0 || out != "59/etc/msg.txt\n/l0\n/l59\n" {
+		t.Fatalf("run --image of 62 layers: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
