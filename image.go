@@ -118,9 +118,9 @@ func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo f
 		return nil, err
 	}
 	opts.Bundle = dir
-	id := opts.ID
+	root, id := opts.Root, opts.ID
 	return func() {
-		if err := image.RemoveBundle(dir, id, map[string]string{image.AnnotationImage: name}); err != nil {
+		if err := image.RemoveBundle(root, id, dir, map[string]string{image.AnnotationImage: name}); err != nil {
 			logs.Warn(err)
 		}
 	}, nil

@@ -134,12 +134,16 @@ func mountOverlayFsconfig(target string, lowers []string, upper, work string) er
 	return unix.MoveMount(mfd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
 }
 
-// RemoveBundle undoes MakeBundle for a container being deleted: it unmounts
-// the rootfs and removes the generated bundle with its upper directory. It
-// does nothing for a container not made from an image (no annotation) or a
-// bundle berth did not generate (no marker naming this container).
-func RemoveBundle(bundle, id string, annotations map[string]string) error {
-	if annotations[AnnotationImage] == "" || bundle == "" {
+// RemoveBundle undoes MakeBundle for a container of state root root being
+// deleted: it unmounts the rootfs and removes the generated bundle with its
+// upper directory. It does nothing for a container not made from an image
+// (no annotation) or a bundle whose marker does not name this root and ID.
+// An empty bundle is a container whose state could not be read: the bundle
+// berth would have generated for it in the store, if there is one.
+func RemoveBundle(root, id, bundle string, annotations map[string]string) error {
+	if bundle == "" {
+		bundle = filepath.Join(DataDir(), "containers", id)
+	} else if annotations[AnnotationImage] == "" {
 		return nil
 	}
 	data, err := os.ReadFile(filepath.Join(bundle, markerFile))
@@ -149,8 +153,9 @@ func RemoveBundle(bundle, id string, annotations map[string]string) error {
 		}
 		return fmt.Errorf("image bundle %s: %w", bundle, err)
 	}
+	absRoot, _ := filepath.Abs(root)
 	lines := strings.Split(string(data), "\n")
-	if len(lines) < 2 || lines[1] != id {
+	if len(lines) < 2 || lines[0] != absRoot || lines[1] != id {
 		return nil
 	}
 	return removeBundleDir(bundle)

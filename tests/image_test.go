@@ -210,6 +210,21 @@ func TestImageCreateDeleteRemovesUpper(t *testing.T) {
 	if n := mountsMentioning(t, bundle); n != 0 {
 		t.Fatalf("%d mounts left under %s", n, bundle)
 	}
+	// delete --force of one whose state.json cannot be read removes its
+	// generated bundle too.
+	e.ids["h9-img-corrupt"] = true
+	e.mustBerth("create", "--image", "h9/test:v1", "h9-img-corrupt")
+	bundle = filepath.Join(data, "containers", "h9-img-corrupt")
+	if err := os.WriteFile(filepath.Join(e.root, "h9-img-corrupt", "state.json"), []byte("{garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustBerth("delete", "--force", "h9-img-corrupt")
+	if _, err := os.Stat(bundle); !os.IsNotExist(err) {
+		t.Fatalf("delete --force of a corrupt state left the generated bundle: %v", err)
+	}
+	if n := mountsMentioning(t, bundle); n != 0 {
+		t.Fatalf("%d mounts left under %s", n, bundle)
+	}
 }
 
 // compareWithUmoci checks that the rootfs lists the same files as
