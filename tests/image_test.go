@@ -3,6 +3,7 @@ package tests
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/base64"
 	"io"
 	"log"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -513,5 +515,48 @@ func TestImageManyLayers(t *testing.T) {
 	out, errs, code := runImage(e, "h9-img-many", "h9/many", "h9-img-many", "sh", "-c", "cat /n; ls /l0 /l59 /etc/msg.txt")
 	if code != 0 || out != "59/etc/msg.txt\n/l0\n/l59\n" {
 		t.Fatalf("run --image of 62 layers: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// Credentials come from ~/.docker/config.json, or $REGISTRY_AUTH_FILE.
+func TestImageRegistryAuth(t *testing.T) {
+	e, _ := imageEnv(t)
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "h9user" || p != "h9pass" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="h9"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, _ := name.ParseReference(host+"/h9/auth:v1", name.Insecure)
+	if err := remote.Write(ref, testImage(t), remote.WithAuth(&authn.Basic{Username: "h9user", Password: "h9pass"})); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("DOCKER_CONFIG", "")
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	e.expectRefused([]string{"401", host}, "image", "pull", "--insecure", host+"/h9/auth:v1", "h9/auth")
+	auth := `{"auths": {"` + host + `": {"auth": "` + base64.StdEncoding.EncodeToString([]byte("h9user:h9pass")) + `"}}}`
+	authFile := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(authFile, []byte(auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REGISTRY_AUTH_FILE", authFile)
+	e.mustBerth("image", "pull", "--insecure", host+"/h9/auth:v1", "h9/auth")
+	t.Setenv("REGISTRY_AUTH_FILE", "")
+	e.mustBerth("image", "rm", "h9/auth")
+	os.MkdirAll(filepath.Join(home, ".docker"), 0o700)
+	if err := os.WriteFile(filepath.Join(home, ".docker", "config.json"), []byte(auth), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.mustBerth("image", "pull", "--insecure", host+"/h9/auth:v1", "h9/auth")
+	out, errs, code := runImage(e, "h9-img-auth", "h9/auth", "h9-img-auth")
+	if code != 0 || out != wantImageOut {
+		t.Fatalf("run --image: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
