@@ -15,7 +15,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -558,5 +560,52 @@ func TestImageRegistryAuth(t *testing.T) {
 	out, errs, code := runImage(e, "h9-img-auth", "h9/auth", "h9-img-auth")
 	if code != 0 || out != wantImageOut {
 		t.Fatalf("run --image: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
+
+// A pull stopped by SIGINT (sent to berth, passed on to its puller) leaves
+// no image and no tmp/ directory.
+func TestImagePullInterrupted(t *testing.T) {
+	e, data := imageEnv(t)
+	img := testImage(t)
+	layers, _ := img.Layers()
+	top, _ := layers[1].Digest()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+top.String()) {
+			<-stall
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stall) })
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ref, _ := name.ParseReference(host+"/h9/int:v1", name.Insecure)
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newBerthCmd(e, "image", "pull", "--insecure", host+"/h9/int:v1", "h9/int")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Stalled on the top layer once the bottom one is unpacked.
+	waitFor(t, 30*time.Second, "the first layer unpacked", func() bool {
+		left, _ := os.ReadDir(filepath.Join(data, "layers", "sha256"))
+		return len(left) == 1
+	})
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err == nil {
+		t.Fatal("an interrupted pull exited 0")
+	}
+	if !strings.Contains(stderr.String(), "stopped") {
+		t.Errorf("stderr: %q", stderr.String())
+	}
+	assertNoPartial(t, data, layers[1])
+	if ls := e.mustBerth("image", "ls"); strings.Contains(ls, "h9/int") {
+		t.Fatalf("image ls lists an interrupted pull: %q", ls)
 	}
 }

@@ -33,6 +33,9 @@ type Options struct {
 	Source, Name string
 	Insecure     bool
 	Progress     *Progress
+	// TmpDir, when set, is told the pull's directory under tmp/ once it
+	// exists, so that a caller stopped by a signal can remove it.
+	TmpDir func(string)
 }
 
 // Pull stores the image o.Source names under o.Name (or the name the source
@@ -58,6 +61,9 @@ func Pull(st *image.Store, o Options) (*image.Record, error) {
 		return nil, err
 	}
 	defer tmp.remove()
+	if o.TmpDir != nil {
+		o.TmpDir(tmp.dir)
+	}
 	unlock, err := st.Lock(false)
 	if err != nil {
 		return nil, err
@@ -113,8 +119,11 @@ func fetch(st *image.Store, src *source, tmp string, prog *Progress) (*image.Rec
 		return nil, fmt.Errorf("image config lists %d layers, the manifest %d", len(diffIDs), len(layers))
 	}
 	r := &image.Record{
-		ConfigDigest: digestOf(rawConfig), Created: cfg.Created.UTC().Format("2006-01-02T15:04:05Z"),
-		OS: cfg.OS, Architecture: cfg.Architecture, Author: cfg.Author, Config: imageConfig(cfg.Config),
+		ConfigDigest: digestOf(rawConfig),
+		OS:           cfg.OS, Architecture: cfg.Architecture, Author: cfg.Author, Config: imageConfig(cfg.Config),
+	}
+	if !cfg.Created.IsZero() {
+		r.Created = cfg.Created.UTC().Format("2006-01-02T15:04:05Z")
 	}
 	r.Digest = r.ConfigDigest // a docker-archive's image ID
 	if manifest != nil {

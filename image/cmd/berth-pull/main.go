@@ -64,9 +64,11 @@ func run(args []string) error {
 	// Progress goes to stdout, so that stderr holds nothing but an error.
 	o.Progress = pull.NewProgress(os.Stdout, 1)
 	// A signal ends the pull: what it wrote is under its tmp/ directory,
-	// which its deferred removal (or the next pull) takes away.
+	// removed here (what the pull still writes meanwhile, by the next pull).
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP)
+	tmp := make(chan string, 1)
+	o.TmpDir = func(d string) { tmp <- d }
 	done := make(chan error, 1)
 	go func() {
 		r, err := pull.Pull(st, o)
@@ -79,6 +81,11 @@ func run(args []string) error {
 	case err := <-done:
 		return err
 	case s := <-sigs:
+		select {
+		case d := <-tmp:
+			os.RemoveAll(d)
+		default:
+		}
 		return fmt.Errorf("image pull of %s: stopped by %v", o.Source, s)
 	}
 }
