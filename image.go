@@ -39,6 +39,12 @@ var imageCommand = &cli.Command{
 		}
 		dir := image.DataDir()
 		switch args[0] {
+		case "-h", "--help", "help":
+			fmt.Println("usage: berth image pull [--insecure] SOURCE [NAME]   (SOURCE: oci:DIR[:TAG], docker-archive:FILE, docker://REF or REF)")
+			fmt.Println("       berth image ls")
+			fmt.Println("       berth image rm NAME...")
+			fmt.Printf("store: %s ($BERTH_DATA_DIR)\n", dir)
+			return nil
 		case "pull":
 			if len(args) < 2 || len(args) > 4 {
 				return errors.New("image pull: usage: berth image pull [--insecure] SOURCE [NAME]")

@@ -30,21 +30,40 @@ type source struct {
 // transports skopeo knows that berth does not pull from.
 var otherTransports = []string{"dir", "oci-archive", "containers-storage", "docker-daemon", "sif", "ostree", "tarball"}
 
-// openSource parses SOURCE: oci:DIR[:TAG], docker-archive:FILE,
+// openSource opens SOURCE: oci:DIR[:TAG], docker-archive:FILE,
 // docker://REF or a bare REF.
 func openSource(src string, insecure bool) (*source, error) {
-	transport, rest, hasColon := strings.Cut(src, ":")
-	switch {
-	case hasColon && transport == "oci":
-		return openLayout(rest)
-	case hasColon && transport == "docker-archive":
-		return openArchive(rest)
-	case hasColon && transport == "docker" && strings.HasPrefix(rest, "//"):
-		return openRemote(strings.TrimPrefix(rest, "//"), insecure)
-	case hasColon && (strings.HasPrefix(rest, "/") || contains(otherTransports, transport)):
-		return nil, fmt.Errorf("SOURCE %q: unknown transport %q (berth pulls oci:DIR[:TAG], docker-archive:FILE, docker://REF or REF)", src, transport)
+	transport, rest, err := parseSource(src)
+	if err != nil {
+		return nil, err
 	}
-	return openRemote(src, insecure)
+	switch transport {
+	case "oci":
+		return openLayout(rest)
+	case "docker-archive":
+		return openArchive(rest)
+	}
+	return openRemote(rest, insecure)
+}
+
+// parseSource splits SOURCE into its transport (oci, docker-archive or
+// docker) and the rest. A colon alone does not make a transport: a bare REF
+// has one before a tag or a port ("busybox:1", "localhost:5000/x").
+func parseSource(src string) (transport, rest string, err error) {
+	t, r, hasColon := strings.Cut(src, ":")
+	switch {
+	case !hasColon:
+	case t == "oci" || t == "docker-archive":
+		if r == "" {
+			return "", "", fmt.Errorf("SOURCE %q: %s: needs a path", src, t)
+		}
+		return t, r, nil
+	case t == "docker" && strings.HasPrefix(r, "//"):
+		return "docker", strings.TrimPrefix(r, "//"), nil
+	case strings.HasPrefix(r, "/") || contains(otherTransports, t):
+		return "", "", fmt.Errorf("SOURCE %q: unknown transport %q (berth pulls oci:DIR[:TAG], docker-archive:FILE, docker://REF or REF)", src, t)
+	}
+	return "docker", src, nil
 }
 
 func contains(l []string, s string) bool {
