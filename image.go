@@ -92,7 +92,11 @@ func listImages(dir string) error {
 		if len(d) > 12 {
 			d = d[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f MB\n", r.Name, d, len(r.Layers), float64(r.Size)/1e6)
+		size := "-" // a docker-archive's layers come uncompressed, without sizes
+		if r.Size > 0 {
+			size = fmt.Sprintf("%.1f MB", float64(r.Size)/1e6)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", r.Name, d, len(r.Layers), size)
 	}
 	return tw.Flush()
 }
