@@ -93,7 +93,9 @@ func testImage(t *testing.T) v1.Image {
 	for _, applet := range []string{"sh", "cat", "ls", "id", "pwd", "echo", "grep", "env", "true"} {
 		base = append(base, tarEntry{hdr: tar.Header{Name: "bin/" + applet, Typeflag: tar.TypeSymlink, Linkname: "busybox"}})
 	}
+	base = append(base, tarEntry{hdr: tar.Header{Name: "sbin", Typeflag: tar.TypeSymlink, Linkname: "bin"}})
 	top := []tarEntry{
+		file("sbin/tool", "through the lower layer's symlink\n"),
 		dir("etc/"), file("etc/.wh.gone.txt", ""), file("etc/msg.txt", "new\n"),
 		dir("data/"), file("data/.wh..wh..opq", ""), file("data/b", "b\n"),
 	}

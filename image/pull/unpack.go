@@ -136,6 +136,15 @@ func (u *unpacker) ensureDirDepth(rel string, depth int) (int, error) {
 		return -1, err
 	}
 	defer unix.Close(pfd)
+	// A symlink of a lower layer is followed as in the merged rootfs (and as
+	// umoci, which unpacks into one tree, does): lib/x over a lower lib ->
+	// usr/lib is usr/lib/x in this layer.
+	if target, ok := u.lowerSymlink(path.Join(parent, base)); ok {
+		if !path.IsAbs(target) {
+			target = path.Join(parent, target)
+		}
+		return u.ensureDirDepth(cleanName(target), depth+1)
+	}
 	err = unix.Mkdirat(pfd, base, 0o755)
 	if err == unix.EEXIST {
 		buf := make([]byte, 4096)
@@ -150,6 +159,36 @@ func (u *unpacker) ensureDirDepth(rel string, depth int) (int, error) {
 		return -1, err
 	}
 	return openIn(u.root, rel, unix.O_PATH|unix.O_DIRECTORY)
+}
+
+// lowerSymlink is the target of rel in the topmost lower layer that has
+// rel, if there it is a symlink.
+func (u *unpacker) lowerSymlink(rel string) (string, bool) {
+	parent, base := path.Split(rel)
+	for _, l := range u.lowers {
+		lroot, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		pfd, err := openIn(lroot, strings.TrimSuffix(parent, "/"), unix.O_PATH|unix.O_DIRECTORY)
+		unix.Close(lroot)
+		if err != nil {
+			continue
+		}
+		st, err := fstatat(pfd, base)
+		if err != nil {
+			unix.Close(pfd)
+			continue
+		}
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(pfd, base, buf)
+		unix.Close(pfd)
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK || err != nil {
+			return "", false // a directory, a file or a whiteout: it hides what is below
+		}
+		return string(buf[:n]), true
+	}
+	return "", false
 }
 
 func openIn(root int, rel string, flags int) (int, error) {

@@ -146,3 +146,27 @@ func TestVerifier(t *testing.T) {
 		t.Error("longer than the manifest says: no error")
 	}
 }
+
+// A path through a lower layer's symlink lands where the symlink points,
+// as in the merged rootfs: lib/x over a lower lib -> usr/lib is usr/lib/x.
+func TestUnpackFollowsLowerSymlinks(t *testing.T) {
+	needRoot(t)
+	lower, dir := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(lower, "usr", "lib"), 0o755)
+	os.Symlink("usr/lib", filepath.Join(lower, "lib"))
+	os.Symlink("/usr/lib", filepath.Join(lower, "abslib"))
+	data := tarOf(t, reg("lib/x.so", "x"), reg("abslib/y.so", "y"), reg("usr/lib/z.so", "z"))
+	if err := Unpack(bytes.NewReader(data), dir, []string{lower}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"usr/lib/x.so", "usr/lib/y.so", "usr/lib/z.so"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	for _, d := range []string{"lib", "abslib"} {
+		if _, err := os.Lstat(filepath.Join(dir, d)); !os.IsNotExist(err) {
+			t.Errorf("%s made in the layer, shadowing the lower symlink: %v", d, err)
+		}
+	}
+}
