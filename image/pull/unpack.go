@@ -139,7 +139,7 @@ func (u *unpacker) ensureDirDepth(rel string, depth int) (int, error) {
 	// A symlink of a lower layer is followed as in the merged rootfs (and as
 	// umoci, which unpacks into one tree, does): lib/x over a lower lib ->
 	// usr/lib is usr/lib/x in this layer.
-	if target, ok := u.lowerSymlink(path.Join(parent, base)); ok {
+	if target, ok := u.lowerSymlink(path.Join(parent, base)); ok && !isOpaque(pfd) {
 		if !path.IsAbs(target) {
 			target = path.Join(parent, target)
 		}
@@ -177,7 +177,11 @@ func (u *unpacker) lowerSymlink(rel string) (string, bool) {
 		}
 		st, err := fstatat(pfd, base)
 		if err != nil {
+			opaque := isOpaque(pfd)
 			unix.Close(pfd)
+			if opaque {
+				return "", false // nothing below shows through
+			}
 			continue
 		}
 		buf := make([]byte, 4096)
@@ -291,6 +295,12 @@ func (u *unpacker) finishDirs() error {
 		}
 	}
 	return nil
+}
+
+func isOpaque(dirfd int) bool {
+	buf := make([]byte, 1)
+	n, err := unix.Getxattr(fmt.Sprintf("/proc/self/fd/%d", dirfd), "trusted.overlay.opaque", buf)
+	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 func setOpaque(dirfd int) error {

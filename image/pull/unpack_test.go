@@ -164,6 +164,17 @@ func TestUnpackFollowsLowerSymlinks(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
+	// Below an opaque directory nothing of the lower layers counts.
+	dir2 := t.TempDir()
+	os.MkdirAll(filepath.Join(lower, "o", "usr"), 0o755)
+	os.Symlink("usr", filepath.Join(lower, "o", "l"))
+	data = tarOf(t, entry{h: tar.Header{Name: "o/", Typeflag: tar.TypeDir, Mode: 0o755}}, reg("o/.wh..wh..opq", ""), reg("o/l/f", "f"))
+	if err := Unpack(bytes.NewReader(data), dir2, []string{lower}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir2, "o", "l", "f")); err != nil {
+		t.Errorf("under an opaque dir, a lower symlink was followed: %v", err)
+	}
 	for _, d := range []string{"lib", "abslib"} {
 		if _, err := os.Lstat(filepath.Join(dir, d)); !os.IsNotExist(err) {
 			t.Errorf("%s made in the layer, shadowing the lower symlink: %v", d, err)
