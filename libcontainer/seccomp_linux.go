@@ -1,17 +1,13 @@
 package libcontainer
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"os"
-	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/seccomp"
 )
 
@@ -43,51 +39,6 @@ func compileSeccomp(spec *specs.Spec) (*seccomp.Program, *os.File, error) {
 		return nil, nil, fmt.Errorf("linux.seccomp.listenerPath %s: %w", s.ListenerPath, err)
 	}
 	return prog, os.NewFile(uintptr(fd), "seccomp-listener"), nil
-}
-
-// seccompCache holds compiled profiles: libseccomp takes ~25 ms to compile
-// docker's default profile, and every container of a docker or podman host
-// uses the same one. An entry is named by a hash of the profile's JSON (and
-// the compiler's version) and holds that JSON itself, which must match: so
-// the hash need not resist collisions (FNV; crypto/sha256 would link 0.15 MB
-// of FIPS code into every berth process), and a forged or colliding entry is
-// a cache miss, never another profile's filter. The directory is root's,
-// 0700; a damaged entry is compiled again.
-var seccompCache = "/var/cache/berth/seccomp"
-
-type cacheEntry struct {
-	Key     string           `json:"key"`
-	Program *seccomp.Program `json:"program"`
-}
-
-func cachedProgram(s *specs.LinuxSeccomp) (*seccomp.Program, error) {
-	profile, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	key := seccomp.CompilerVersion + "\n" + string(profile)
-	h := fnv.New128a()
-	h.Write([]byte(key))
-	path := filepath.Join(seccompCache, hex.EncodeToString(h.Sum(nil))+".json")
-	if data, err := os.ReadFile(path); err == nil {
-		var e cacheEntry
-		if json.Unmarshal(data, &e) == nil && e.Key == key && e.Program != nil && len(e.Program.Insns) > 0 {
-			return e.Program, nil
-		}
-	}
-	prog, skipped, err := seccomp.Compile(s)
-	if err != nil {
-		return nil, err
-	}
-	if len(skipped) > 0 {
-		logs.Debugf("linux.seccomp: syscalls unknown to libseccomp, skipped: %v", skipped)
-	}
-	if data, err := json.Marshal(cacheEntry{key, prog}); err == nil && os.MkdirAll(filepath.Dir(path), 0o700) == nil {
-		if err := writeFileAtomic(path, data, 0o600, true); err != nil {
-			logs.Debugf("seccomp cache: %v", err) // only a missed speed-up
-		}
-	}
-	return prog, nil
 }
 
 // loadSeccomp installs the plan's filter and hands a notify fd to the

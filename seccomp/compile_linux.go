@@ -12,10 +12,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CompilerVersion changes whenever Compile's output for a given profile
-// would change (libseccomp, the ENOSYS prologue): compiled programs cached
-// by earlier versions are then not reused.
-const CompilerVersion = "berth-seccomp-1/libseccomp-2.5"
+// CompilerVersion names the format of a compiled Program. A cache of
+// compiled programs keys on it, and also on what this constant cannot
+// capture: the build of berth, LibraryVersion and the kernel.
+const CompilerVersion = "berth-seccomp-2"
+
+// LibraryVersion is the version of the libseccomp berth runs with, as its
+// seccomp_version() reports it.
+func LibraryVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}
 
 // Program is a compiled filter: the BPF instructions and the flags to load
 // them with. It travels from the parent to init inside the plan.
