@@ -1,7 +1,9 @@
 package libcontainer
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 
@@ -43,20 +45,25 @@ func compileSeccomp(spec *specs.Spec) (*seccomp.Program, *os.File, error) {
 
 // loadSeccomp installs the plan's filter and hands a notify fd to the
 // listener with the container's state, as the runtime spec describes.
+//
+// Everything the hand-over needs is made before the filter goes on: from
+// then until the agent holds the notify fd, a syscall the profile notifies
+// (fcntl, close, read, even mmap) would wait for an answer that cannot come
+// (runc issue 4328). Between Load and sendmsg there is no other syscall, and
+// no allocation that could ask the kernel for memory.
 func loadSeccomp(plan *Plan) error {
-	fd, err := plan.Seccomp.Load()
-	if err != nil {
-		return fmt.Errorf("load seccomp filter: %w", err)
-	}
-	if fd < 0 {
+	if !plan.Seccomp.Notify {
+		if _, err := plan.Seccomp.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
 		return nil
 	}
-	defer unix.Close(fd)
 	listener, err := inheritedFD(fdSeccompListener)
 	if err != nil || listener == nil {
-		return fmt.Errorf("seccomp notify: no listener socket")
+		return errors.New("seccomp notify: no listener socket")
 	}
 	defer listener.Close()
+	lfd := int(listener.Fd())
 	st := specs.ContainerProcessState{
 		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: plan.HostPid,
 		Metadata: plan.Spec.Linux.Seccomp.ListenerMetadata,
@@ -68,7 +75,14 @@ func loadSeccomp(plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Sendmsg(int(listener.Fd()), data, unix.UnixRights(fd), nil, 0); err != nil {
+	rights := unix.UnixRights(0) // the notify fd's number goes in after Load
+	fd, err := plan.Seccomp.Load()
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	defer unix.Close(fd)
+	binary.NativeEndian.PutUint32(rights[unix.CmsgLen(0):], uint32(fd))
+	if err := unix.Sendmsg(lfd, data, rights, nil, 0); err != nil {
 		return fmt.Errorf("seccomp notify: send to listener: %w", err)
 	}
 	return nil

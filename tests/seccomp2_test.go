@@ -1,13 +1,21 @@
 package tests
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // trustedDir makes a directory that berth trusts for its seccomp cache:
@@ -76,5 +84,114 @@ func TestSeccompCachePlantedEntryInWorldWritableDirIgnored(t *testing.T) {
 	warn := strings.Split(strings.TrimSpace(strings.ReplaceAll(errs, "mkdir: can't create directory '/dev/shm/a': Operation not permitted", "")), "\n")
 	if len(warn) != 1 || !strings.Contains(warn[0], "seccomp cache") || !strings.Contains(warn[0], "writable by group or others") {
 		t.Fatalf("want one warning line about the untrusted cache, got %q", errs)
+	}
+}
+
+// continueAgent accepts one connection on l, takes the notify fd, and lets
+// every notified syscall go on (SECCOMP_USER_NOTIF_FLAG_CONTINUE), counting
+// them by number into seen until the fd closes; done is closed then.
+func continueAgent(l *net.UnixListener, seen *sync.Map, done chan<- struct{}) {
+	defer close(done)
+	conn, err := l.AcceptUnix()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	buf, oob := make([]byte, 1<<16), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return
+	}
+	msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
+	if len(msgs) != 1 {
+		return
+	}
+	fds, _ := unix.ParseUnixRights(&msgs[0])
+	if len(fds) != 1 {
+		return
+	}
+	defer unix.Close(fds[0])
+	for {
+		// A blocking receive never returns once the filter's tasks are
+		// gone: poll, which reports that as POLLHUP.
+		pfd := []unix.PollFd{{Fd: int32(fds[0]), Events: unix.POLLIN}}
+		if n, err := unix.Poll(pfd, 30000); err == unix.EINTR {
+			continue
+		} else if err != nil || n == 0 || pfd[0].Revents&unix.POLLIN == 0 {
+			return
+		}
+		var req seccompNotif
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fds[0]), ioctlNotifRecv, uintptr(ptr(&req))); e != 0 {
+			if e == unix.EINTR || e == unix.ENOENT {
+				continue
+			}
+			return
+		}
+		nr := int32(binary.NativeEndian.Uint32(req.Data[:4]))
+		n, _ := seen.LoadOrStore(nr, new(atomic.Int32))
+		n.(*atomic.Int32).Add(1)
+		resp := seccompNotifResp{ID: req.ID, Flags: 1} // SECCOMP_USER_NOTIF_FLAG_CONTINUE
+		unix.Syscall(unix.SYS_IOCTL, uintptr(fds[0]), ioctlNotifSend, uintptr(ptr(&resp)))
+	}
+}
+
+// berthTimeout runs berth, killing it after d; it returns stdout+stderr,
+// the exit code, and whether it had to be killed.
+func berthTimeout(e *env, d time.Duration, args ...string) (string, int, bool) {
+	cmd := newBerthCmd(e, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second // a hung init holds the output pipe too
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return out.String(), cmd.ProcessState.ExitCode(), false
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return out.String(), -1, true
+	}
+}
+
+// A profile that sends the syscalls berth's init makes on its last steps
+// (execve, openat, open, read, close, fcntl) to the agent does not hang: init
+// makes none of them between loading the filter and handing the notify fd
+// over (runc issue 4328), with and without noNewPrivileges.
+func TestSeccompNotifyImportantSyscallsDoNotHang(t *testing.T) {
+	for _, nnp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("noNewPrivileges=%v", nnp), func(t *testing.T) {
+			e := newEnv(t)
+			sock := filepath.Join(t.TempDir(), "agent.sock")
+			l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			var seen sync.Map
+			done := make(chan struct{})
+			go continueAgent(l, &seen, done)
+			b := e.bundle([]string{"sh", "-c", "cat /etc/group >/dev/null && echo notified-ok"}, func(s *specs.Spec) {
+				p := allowAllBut(specs.LinuxSyscall{Names: []string{"execve", "openat", "open", "read", "close", "fcntl"}, Action: specs.ActNotify})
+				p.ListenerPath = sock
+				s.Linux.Seccomp = p
+				s.Process.NoNewPrivileges = nnp
+			})
+			id := fmt.Sprintf("h6-notify-%v", nnp)
+			out, code, killed := berthTimeout(e, 20*time.Second, "run", "--bundle", b, id)
+			if killed || code != 0 || !strings.Contains(out, "notified-ok") {
+				t.Fatalf("run with notified execve/openat/read/close/fcntl: %q (exit %d, hung: %v)", out, code, killed)
+			}
+			<-done
+			if n, ok := seen.Load(int32(unix.SYS_EXECVE)); !ok || n.(*atomic.Int32).Load() < 1 {
+				t.Fatal("the agent never saw execve")
+			}
+			if _, ok := seen.Load(int32(unix.SYS_OPENAT)); !ok {
+				t.Fatal("the agent never saw openat")
+			}
+		})
 	}
 }
