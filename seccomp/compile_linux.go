@@ -75,6 +75,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("flags: unknown flag %q", fl)
 		}
+		if !flagSupported(bit) {
+			return nil, nil, fmt.Errorf("flags: %s is not supported by this kernel", fl)
+		}
 		prog.Flags |= bit
 	}
 	maxNr := -1
@@ -122,7 +125,8 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	}
 	if prog.Notify {
 		prog.Flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
-		prog.Flags &^= unix.SECCOMP_FILTER_FLAG_TSYNC // the kernel refuses both together
+	} else {
+		prog.Flags &^= flagWaitKillableRecv // the kernel refuses it without a listener
 	}
 	return prog, skipped, nil
 }

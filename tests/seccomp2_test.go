@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -193,5 +194,70 @@ func TestSeccompNotifyImportantSyscallsDoNotHang(t *testing.T) {
 				t.Fatal("the agent never saw openat")
 			}
 		})
+	}
+}
+
+// auditLines counts the kernel's seccomp audit records for syscall nr made
+// by a process named comm.
+func auditLines(t *testing.T, comm string, nr int) int {
+	t.Helper()
+	out, err := exec.Command("dmesg").Output()
+	if err != nil {
+		t.Skipf("dmesg: %v", err)
+	}
+	n := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.Contains(line, "type=1326") && strings.Contains(line, `comm="`+comm+`"`) && strings.Contains(line, fmt.Sprintf(" syscall=%d ", nr)) {
+			n++
+		}
+	}
+	return n
+}
+
+// linux.seccomp.flags are honoured: with SECCOMP_FILTER_FLAG_LOG the kernel
+// logs an ERRNO action (an audit record in dmesg) (without it, it does not); WAIT_KILLABLE_RECV on a
+// profile without a listener is dropped, as libseccomp drops it, instead
+// of failing in init with EINVAL; TSYNC is accepted. `berth features`
+// reports each as supported.
+func TestSeccompFlagsHonoured(t *testing.T) {
+	e := newEnv(t)
+	rmdirRefused := func(flags ...specs.LinuxSeccompFlag) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			p := allowAllBut(specs.LinuxSyscall{Names: []string{"rmdir"}, Action: specs.ActErrno})
+			p.Flags = flags
+			s.Linux.Seccomp = p
+		}
+	}
+	for i, tc := range []struct {
+		flags []specs.LinuxSeccompFlag
+		logs  bool
+	}{
+		{nil, false},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog}, true},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_TSYNC", specs.LinuxSeccompFlagSpecAllow}, false},
+	} {
+		before := auditLines(t, "rmdir", unix.SYS_RMDIR)
+		b := e.bundle([]string{"sh", "-c", "rmdir /dev/shm"}, rmdirRefused(tc.flags...))
+		out, code := e.run(fmt.Sprintf("h6-flags-%d", i), b)
+		if code != 1 || !strings.Contains(out, "Operation not permitted") {
+			t.Fatalf("flags %v: %q (exit %d)", tc.flags, out, code)
+		}
+		if logged := auditLines(t, "rmdir", unix.SYS_RMDIR) > before; logged != tc.logs {
+			t.Errorf("flags %v: the kernel logged the refused rmdir: %v, want %v", tc.flags, logged, tc.logs)
+		}
+	}
+	var f struct {
+		Linux struct {
+			Seccomp struct {
+				SupportedFlags []string `json:"supportedFlags"`
+			} `json:"seccomp"`
+		} `json:"linux"`
+	}
+	json.Unmarshal([]byte(e.mustBerth("features")), &f)
+	got := strings.Join(f.Linux.Seccomp.SupportedFlags, " ")
+	for _, want := range []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("features: supportedFlags %q lacks %s", got, want)
+		}
 	}
 }
