@@ -32,6 +32,11 @@ type Program struct {
 	Notify bool              `json:"notify,omitempty"` // a rule uses SCMP_ACT_NOTIFY
 }
 
+// ErrNotifyWrite refuses to send write to the agent, in runc's words: the
+// runtime must be able to write while the agent has not got the notify fd
+// yet (runc refuses it for the same reason).
+var ErrNotifyWrite = errors.New("SCMP_ACT_NOTIFY cannot be used for the write syscall")
+
 // ErrNotifyWithoutListener is returned for a NOTIFY rule without listenerPath.
 var ErrNotifyWithoutListener = errors.New("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
 
@@ -100,6 +105,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 			return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		for _, name := range rule.Names {
+			if act == libseccomp.ActNotify && name == "write" {
+				return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, ErrNotifyWrite)
+			}
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
 				skipped = append(skipped, name)

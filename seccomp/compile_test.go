@@ -77,6 +77,7 @@ func TestCompileRefusesBadProfiles(t *testing.T) {
 	}{
 		{specs.LinuxSeccomp{DefaultAction: "BOGUS"}, "defaultAction"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "default action"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a.sock", Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, "unknown flag"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActKill, ErrnoRet: &one}}}, "errnoRet"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}}, "index"},

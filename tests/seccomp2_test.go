@@ -261,3 +261,24 @@ func TestSeccompFlagsHonoured(t *testing.T) {
 		}
 	}
 }
+
+// SCMP_ACT_NOTIFY on write is refused before anything exists, in runc's
+// words: the runtime must be able to write while it hands the notify fd
+// over.
+func TestSeccompNotifyWriteRefused(t *testing.T) {
+	e := newEnv(t)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		p := allowAllBut(specs.LinuxSyscall{Names: []string{"mkdir", "write"}, Action: specs.ActNotify})
+		p.ListenerPath = sock
+		s.Linux.Seccomp = p
+		s.Linux.CgroupsPath = "/h6-notify-write"
+	})
+	e.expectRefused([]string{"linux.seccomp", "syscalls[0]", "SCMP_ACT_NOTIFY cannot be used for the write syscall"}, "run", "--bundle", b, "h6-notify-write")
+	e.assertNothingLeft("h6-notify-write", "h6-notify-write", b)
+}
