@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -52,6 +55,9 @@ func compileSeccomp(spec *specs.Spec) (*seccomp.Program, *os.File, error) {
 // (runc issue 4328). Between Load and sendmsg there is no other syscall, and
 // no allocation that could ask the kernel for memory.
 func loadSeccomp(plan *Plan) error {
+	if plan.Seccomp.KillThread {
+		guardThread()
+	}
 	if !plan.Seccomp.Notify {
 		if _, err := plan.Seccomp.Load(); err != nil {
 			return fmt.Errorf("load seccomp filter: %w", err)
@@ -86,4 +92,53 @@ func loadSeccomp(plan *Plan) error {
 		return fmt.Errorf("seccomp notify: send to listener: %w", err)
 	}
 	return nil
+}
+
+// killProg is a filter that kills the process at its next syscall.
+var (
+	killInsn = unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_KILL_PROCESS}
+	killProg = unix.SockFprog{Len: 1, Filter: &killInsn}
+)
+
+// threadAlive is this thread's id until the kernel clears it (and wakes its
+// futex) as the thread exits: set_tid_address's clear_child_tid.
+var threadAlive uint32
+
+// guardThread: a filter whose action kills only the calling thread (the
+// default SCMP_ACT_KILL is one) kills init's thread when init makes a syscall
+// the profile refuses before exec. The Go runtime's other threads would then
+// keep init alive, doing nothing, and the parent would wait for it forever.
+// So another thread waits for this one's end (its clear_child_tid futex),
+// and then kills the whole process with SIGSYS, as SCMP_ACT_KILL_PROCESS
+// would have: the parent sees init die, by the signal that says why. At
+// execve the other threads are gone first, so a workload is never touched.
+func guardThread() {
+	tid := unix.Gettid()
+	atomic.StoreUint32(&threadAlive, uint32(tid))
+	unix.RawSyscall(unix.SYS_SET_TID_ADDRESS, uintptr(unsafe.Pointer(&threadAlive)), 0, 0)
+	// The watcher must be running on its own thread before the filter goes
+	// on: once this thread is dead, nothing would schedule it.
+	// A second P: exec is a raw syscall, so a thread killed there keeps
+	// init's only P (GOMAXPROCS=1) for good, and the watcher needs one to
+	// run again after its futex wait.
+	runtime.GOMAXPROCS(2)
+	running := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		close(running)
+		// Raw syscalls only, and no allocation, from here: once init's
+		// thread is dead holding its P, the runtime can never stop the
+		// world again, so this goroutine must never need it to.
+		for atomic.LoadUint32(&threadAlive) != 0 {
+			// A shared futex: the kernel's wake at thread exit is one.
+			unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&threadAlive)), 0 /* FUTEX_WAIT */, uintptr(tid), 0, 0, 0)
+		}
+		// Init is PID 1 of its namespace, deaf to a signal it sends
+		// itself: kill the process the way the kernel does, by a filter
+		// on this thread that kills the process at its next syscall.
+		unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)
+		unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&killProg)))
+		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+	}()
+	<-running
 }

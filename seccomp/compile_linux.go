@@ -30,6 +30,9 @@ type Program struct {
 	Insns  []unix.SockFilter `json:"insns"`
 	Flags  uint              `json:"flags"`
 	Notify bool              `json:"notify,omitempty"` // a rule uses SCMP_ACT_NOTIFY
+	// KillThread: an action kills the calling thread only (SCMP_ACT_KILL,
+	// SCMP_ACT_KILL_THREAD), which in a Go process leaves the others alive.
+	KillThread bool `json:"killThread,omitempty"`
 }
 
 // ErrNotifyWrite refuses to send write to the agent, in runc's words: the
@@ -49,6 +52,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("defaultAction: %w", err)
 	}
+	prog := &Program{KillThread: def == libseccomp.ActKillThread}
 	if def == libseccomp.ActNotify {
 		return nil, nil, errors.New("defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
 	}
@@ -74,7 +78,6 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 			return nil, nil, fmt.Errorf("architectures: %s: %w", a, err)
 		}
 	}
-	prog := &Program{}
 	for _, fl := range s.Flags {
 		bit, ok := flags[fl]
 		if !ok {
@@ -94,6 +97,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
+		prog.KillThread = prog.KillThread || act == libseccomp.ActKillThread
 		if act == libseccomp.ActNotify {
 			if s.ListenerPath == "" {
 				return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, ErrNotifyWithoutListener)

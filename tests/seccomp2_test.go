@@ -282,3 +282,33 @@ func TestSeccompNotifyWriteRefused(t *testing.T) {
 	e.expectRefused([]string{"linux.seccomp", "syscalls[0]", "SCMP_ACT_NOTIFY cannot be used for the write syscall"}, "run", "--bundle", b, "h6-notify-write")
 	e.assertNothingLeft("h6-notify-write", "h6-notify-write", b)
 }
+
+// A profile whose default action kills (SCMP_ACT_KILL kills only the
+// calling thread) kills init before exec. berth notices: run ends, with
+// init's death by SIGSYS, and leaves nothing behind. (Before, the Go
+// runtime's other threads kept a threadless init, and run, alive forever.)
+func TestSeccompKillDefaultActionDoesNotHang(t *testing.T) {
+	e := newEnv(t)
+	for _, act := range []specs.LinuxSeccompAction{specs.ActKill, specs.ActKillThread, specs.ActKillProcess} {
+		for _, nnp := range []bool{true, false} {
+			b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: act}
+				s.Process.NoNewPrivileges = nnp
+				s.Linux.CgroupsPath = "/h6-kill-default"
+			})
+			id := "h6-kill-default"
+			out, code, killed := berthTimeout(e, 20*time.Second, "run", "--bundle", b, id)
+			if killed {
+				t.Fatalf("%s (noNewPrivileges %v): run hung", act, nnp)
+			}
+			if nnp && code != 128+int(unix.SIGSYS) {
+				t.Errorf("%s (noNewPrivileges %v): exit %d, want %d (SIGSYS): %q", act, nnp, code, 128+int(unix.SIGSYS), out)
+			}
+			if !nnp && (code != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "bad system call")) {
+				t.Errorf("%s (noNewPrivileges %v): exit %d, %q; want one line saying init died of SIGSYS", act, nnp, code, out)
+			}
+			e.berth("delete", "-f", id)
+			e.assertNothingLeft(id, "h6-kill-default", b)
+		}
+	}
+}
