@@ -312,3 +312,18 @@ func TestSeccompKillDefaultActionDoesNotHang(t *testing.T) {
 		}
 	}
 }
+
+// A lowercase capability name is not a capabilities(7) name: it is refused
+// like an unknown one (one line naming the field), never granted.
+func TestLowercaseCapabilityNotGranted(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "grep CapEff /proc/self/status"}, func(s *specs.Spec) {
+		c := s.Process.Capabilities
+		c.Bounding = append(c.Bounding, "cap_sys_admin")
+		c.Effective = append(c.Effective, "cap_sys_admin")
+		c.Permitted = append(c.Permitted, "cap_sys_admin")
+		s.Linux.CgroupsPath = "/h6-lowercap"
+	})
+	e.expectRefused([]string{"process.capabilities.bounding", `"cap_sys_admin"`}, "run", "--bundle", b, "h6-lowercap")
+	e.assertNothingLeft("h6-lowercap", "h6-lowercap", b)
+}
