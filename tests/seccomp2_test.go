@@ -304,8 +304,8 @@ func TestSeccompKillDefaultActionDoesNotHang(t *testing.T) {
 			if nnp && code != 128+int(unix.SIGSYS) {
 				t.Errorf("%s (noNewPrivileges %v): exit %d, want %d (SIGSYS): %q", act, nnp, code, 128+int(unix.SIGSYS), out)
 			}
-			if !nnp && (code != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "bad system call")) {
-				t.Errorf("%s (noNewPrivileges %v): exit %d, %q; want one line saying init died of SIGSYS", act, nnp, code, out)
+			if !nnp && (code != 1 || strings.Count(out, "\n") != 1 || !strings.Contains(out, "bad system call") || !strings.Contains(out, "linux.seccomp")) {
+				t.Errorf("%s (noNewPrivileges %v): exit %d, %q; want one line saying init died of SIGSYS by linux.seccomp", act, nnp, code, out)
 			}
 			e.berth("delete", "-f", id)
 			e.assertNothingLeft(id, "h6-kill-default", b)
