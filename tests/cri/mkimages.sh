@@ -1,0 +1,104 @@
+#!/bin/bash
+# mkimages.sh OUT.tar: the images critest needs, built locally from Debian's
+# busybox-static (no registry), as one docker-archive tarball that
+# `ctr -n k8s.io images import` loads. Every image shares one busybox layer
+# and has a small layer of its own (/etc files, a web page).
+#
+#   localhost/berth-cri/busybox:1.29-2   defaultTestContainerImage (the
+#                                        images file); Cmd sh
+#   localhost/berth-cri/webserver:1      webServerTestImage: busybox httpd
+#                                        on port 80 serving /www/index.html
+#   localhost/berth-cri/pause:3.9        containerd's sandbox_image: sleeps
+#                                        until killed (containerd stops a
+#                                        sandbox with SIGKILL)
+#   gcr.io/k8s-staging-cri-tools/test-image-predefined-group:latest
+#                                        critest names it in its code (no
+#                                        flag); user default-user (1000),
+#                                        member of group-defined-in-image
+#                                        (50000) in /etc/group
+#
+# Layout of the tarball (the format of `docker save`):
+#   manifest.json   [{"Config": "<cfg>.json", "RepoTags": [...], "Layers": [...]}, ...]
+#   <cfg>.json      image config; <cfg> = its sha256
+#   <l>/layer.tar   a layer; <l> = its sha256 (= its diff_id)
+# The layers are reproducible: entries sorted, owned by 0:0, mtime 0.
+set -euo pipefail
+out=${1:?usage: mkimages.sh OUT.tar}
+busybox=${BUSYBOX:-/bin/busybox}
+[ -x "$busybox" ] || { echo "mkimages: $busybox not found: apt-get install busybox-static" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/berth-cri-images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+arc=$work/archive
+mkdir -p "$arc"
+
+# layer DIR: tar DIR reproducibly into the archive; prints its sha256.
+layer() {
+  local sum
+  tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$1" -cf "$work/layer.tar" .
+  sum=$(sha256sum "$work/layer.tar" | cut -d' ' -f1)
+  mkdir -p "$arc/$sum"
+  mv "$work/layer.tar" "$arc/$sum/layer.tar"
+  echo "$sum"
+}
+
+# The base layer: busybox and one symlink per applet.
+base=$work/base
+mkdir -p "$base"/{bin,etc,tmp,proc,sys,dev,root,var/run}
+chmod 1777 "$base/tmp"
+cp "$busybox" "$base/bin/busybox"
+for applet in $("$busybox" --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$base/bin/$applet"
+done
+base_sum=$(layer "$base")
+
+MANIFEST=()
+# image NAME REFS CONFIG: an image of the base layer and the layer made of
+# $work/NAME (files written by the caller); CONFIG is the JSON of the image
+# config's "config" object; REFS is a space-separated list of tags.
+image() {
+  local name=$1 refs=$2 config=$3 top cfg tags
+  top=$(layer "$work/$name")
+  cat > "$work/config.json" <<EOF
+{"architecture":"amd64","os":"linux","created":"1970-01-01T00:00:00Z",
+ "config":$config,
+ "rootfs":{"type":"layers","diff_ids":["sha256:$base_sum","sha256:$top"]},
+ "history":[{"created":"1970-01-01T00:00:00Z","created_by":"tests/cri/mkimages.sh: busybox-static"},
+            {"created":"1970-01-01T00:00:00Z","created_by":"tests/cri/mkimages.sh: $name"}]}
+EOF
+  cfg=$(sha256sum "$work/config.json" | cut -d' ' -f1)
+  mv "$work/config.json" "$arc/$cfg.json"
+  tags=$(printf '"%s",' $refs)
+  MANIFEST+=("{\"Config\":\"$cfg.json\",\"RepoTags\":[${tags%,}],\"Layers\":[\"$base_sum/layer.tar\",\"$top/layer.tar\"]}")
+}
+
+PATHENV='"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]'
+etc() { # etc NAME PASSWD GROUP: NAME's layer with these /etc files
+  mkdir -p "$work/$1/etc"
+  printf '%b' "$2" > "$work/$1/etc/passwd"
+  printf '%b' "$3" > "$work/$1/etc/group"
+}
+ROOT_PW='root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n'
+ROOT_GR='root:x:0:\nnogroup:x:65534:\n'
+
+etc busybox "$ROOT_PW" "$ROOT_GR"
+image busybox "localhost/berth-cri/busybox:1.29-2" "{$PATHENV,\"Cmd\":[\"sh\"],\"WorkingDir\":\"/\"}"
+
+etc webserver "${ROOT_PW}www-data:x:33:33:www-data:/www:/bin/false\n" "${ROOT_GR}www-data:x:33:\n"
+mkdir -p "$work/webserver/www"
+echo '<html><body>berth cri test web server</body></html>' > "$work/webserver/www/index.html"
+image webserver "localhost/berth-cri/webserver:1" \
+  "{$PATHENV,\"Cmd\":[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"],\"ExposedPorts\":{\"80/tcp\":{}},\"WorkingDir\":\"/\"}"
+
+etc pause "$ROOT_PW" "$ROOT_GR"
+image pause "localhost/berth-cri/pause:3.9" \
+  "{$PATHENV,\"Entrypoint\":[\"/bin/sleep\",\"2147483647\"],\"WorkingDir\":\"/\"}"
+
+etc group "${ROOT_PW}default-user:x:1000:1000::/:/bin/sh\n" \
+  "${ROOT_GR}default-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n"
+image group "gcr.io/k8s-staging-cri-tools/test-image-predefined-group:latest" \
+  "{$PATHENV,\"Cmd\":[\"sh\"],\"User\":\"default-user\",\"WorkingDir\":\"/\"}"
+
+(IFS=,; echo "[${MANIFEST[*]}]") > "$arc/manifest.json"
+tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 -C "$arc" -cf "$out" $(ls "$arc")
+echo "mkimages: $out: ${#MANIFEST[@]} images"
