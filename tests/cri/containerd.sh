@@ -120,10 +120,16 @@ cri_cgroups() {
     -prune 2>/dev/null | sort
 }
 
+# shm_segments: the ids of the host's System V shared memory segments
+# that nothing has attached, one a line.
+shm_segments() { awk 'NR > 1 && $7 == 0 { print $2 }' /proc/sysvipc/shm | sort; }
+
 # sweep: what a crash or a failed delete left. Processes whose command line
 # names $T (shims, containerd), processes in the CRI cgroups made during the
 # run, mounts under $T (rootfs, netns, shm), the CRI cgroups made during the
-# run, the bridge if we made it, the shims' sockets, $T itself.
+# run, the bridge if we made it, the shims' sockets, the shared memory
+# segments critest's HostIpc specs make on the host (ipcmk) and leave, $T
+# itself.
 sweep() {
   local pid m f
   for f in $(comm -13 "$T/cgroups.before" <(cri_cgroups)); do
@@ -140,6 +146,7 @@ sweep() {
     find "$f" -depth -type d -exec rmdir {} + 2>/dev/null
   done
   [ -n "${MADE_BRIDGE:-}" ] && ip link del "$BRIDGE" 2>/dev/null
+  for f in $(comm -13 "$T/shm.before" <(shm_segments)); do ipcrm -m "$f" 2>/dev/null; done
   # containerd 1.6 puts the shims' sockets in /run/containerd/s, named by
   # sha256(address/namespace/id); a killed shim leaves its socket. The ids
   # are those of the task dirs containerd logged.

@@ -8,9 +8,18 @@
 #                                        images file); Cmd sh
 #   localhost/berth-cri/webserver:1      webServerTestImage: busybox httpd
 #                                        on port 80 serving /www/index.html
-#   localhost/berth-cri/pause:3.9        containerd's sandbox_image: sleeps
-#                                        until killed (containerd stops a
-#                                        sandbox with SIGKILL)
+#   localhost/berth-cri/pause:3.9        containerd's sandbox_image: /pause,
+#                                        a script that blocks in the shell's
+#                                        read on a fifo, a process named
+#                                        pause and no child (critest looks
+#                                        for "sleep" in the pod's processes)
+#   registry.k8s.io/e2e-test-images/nginx:1.14-2
+#   registry.k8s.io/e2e-test-images/httpd:2.4.39-4
+#                                        critest names them in its code (no
+#                                        flag): busybox httpd on port 80;
+#                                        "nginx" is a script of that name
+#                                        with "master process" in its
+#                                        command line and /var/run/nginx.pid
 #   gcr.io/k8s-staging-cri-tools/test-image-predefined-group:latest
 #                                        critest names it in its code (no
 #                                        flag); user default-user (1000),
@@ -42,14 +51,44 @@ layer() {
   echo "$sum"
 }
 
-# The base layer: busybox and one symlink per applet.
+# The base layer: busybox and one hard link per applet, as in the busybox
+# image (critest masks /bin/ls: a symlink would mask busybox itself), and
+# the two commands critest execs that busybox-static lacks.
 base=$work/base
-mkdir -p "$base"/{bin,etc,tmp,proc,sys,dev,root,var/run}
+mkdir -p "$base"/{bin,etc,tmp,proc,sys,dev,root,var/run,usr/sbin}
 chmod 1777 "$base/tmp"
 cp "$busybox" "$base/bin/busybox"
 for applet in $("$busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$base/bin/$applet"
+  [ "$applet" = busybox ] || ln -f "$base/bin/busybox" "$base/bin/$applet"
 done
+cat > "$base/bin/pgrep" <<'EOF'
+#!/bin/sh
+# pgrep NAME: the pids of the processes whose name holds NAME (busybox-static has no pgrep)
+rc=1
+for d in /proc/[0-9]*; do
+  c=$(cat "$d/comm" 2>/dev/null) || continue
+  case $c in *"$1"*) echo "${d#/proc/}"; rc=0 ;; esac
+done
+exit $rc
+EOF
+cat > "$base/bin/ipcs" <<'EOF'
+#!/bin/sh
+# ipcs -m: the System V shared memory segments of this IPC namespace, "key shmid"
+# (busybox-static has no ipcs)
+echo "key shmid"
+awk 'NR > 1 { printf "0x%08x %s\n", $1, $2 }' /proc/sysvipc/shm
+EOF
+# It stands in for nginx (critest's pid namespace specs): a process named
+# nginx, "master process" in its command line, its pid in /var/run/nginx.pid.
+cat > "$base/usr/sbin/nginx" <<'EOF'
+#!/bin/sh
+# not nginx: busybox httpd on port 80, under a process named nginx
+trap 'exit 0' TERM INT
+echo $$ > /var/run/nginx.pid
+httpd -f -p 80 -h /www &
+wait
+EOF
+chmod 755 "$base/bin/pgrep" "$base/bin/ipcs" "$base/usr/sbin/nginx"
 base_sum=$(layer "$base")
 
 MANIFEST=()
@@ -90,9 +129,26 @@ echo '<html><body>berth cri test web server</body></html>' > "$work/webserver/ww
 image webserver "localhost/berth-cri/webserver:1" \
   "{$PATHENV,\"Cmd\":[\"httpd\",\"-f\",\"-p\",\"80\",\"-h\",\"/www\"],\"ExposedPorts\":{\"80/tcp\":{}},\"WorkingDir\":\"/\"}"
 
+# critest names these two in its code (no flag replaces them): nginx for
+# the pid namespace specs, httpd for the multi-container pod. Both serve
+# /www on port 80 with busybox httpd.
+for name in nginx httpd; do
+  etc $name "${ROOT_PW}www-data:x:33:33:www-data:/www:/bin/false\n" "${ROOT_GR}www-data:x:33:\n"
+  mkdir -p "$work/$name/www"
+  echo "<html><body>berth cri test $name</body></html>" > "$work/$name/www/index.html"
+done
+image nginx "registry.k8s.io/e2e-test-images/nginx:1.14-2" \
+  "{$PATHENV,\"Cmd\":[\"nginx\",\"nginx: master process\"],\"WorkingDir\":\"/\"}"
+image httpd "registry.k8s.io/e2e-test-images/httpd:2.4.39-4" \
+  "{$PATHENV,\"Cmd\":[\"sh\",\"-c\",\"echo httpd: serving /www on port 80; exec httpd -f -p 80 -h /www\"],\"WorkingDir\":\"/\"}"
+
 etc pause "$ROOT_PW" "$ROOT_GR"
+mkfifo "$work/pause/pause.fifo"
+printf '%s\n' '#!/bin/sh' '# pause: waits in read on a fifo that nobody writes' \
+  "trap 'exit 0' TERM INT" 'exec 3<> /pause.fifo' 'while :; do read -r x <&3; done' > "$work/pause/pause"
+chmod 755 "$work/pause/pause"
 image pause "localhost/berth-cri/pause:3.9" \
-  "{$PATHENV,\"Entrypoint\":[\"/bin/sleep\",\"2147483647\"],\"WorkingDir\":\"/\"}"
+  "{$PATHENV,\"Entrypoint\":[\"/pause\"],\"WorkingDir\":\"/\"}"
 
 etc group "${ROOT_PW}default-user:x:1000:1000::/:/bin/sh\n" \
   "${ROOT_GR}default-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n"

@@ -81,6 +81,7 @@ ip link show "$BRIDGE" >/dev/null 2>&1 || MADE_BRIDGE=1
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cri_cgroups > "$T/cgroups.before"
+shm_segments > "$T/shm.before"
 mkdir -p "$LOG_DIR"
 
 say "runc: $RUNC ($("$RUNC" --version | head -n 1))"
