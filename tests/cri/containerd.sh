@@ -116,7 +116,7 @@ stop_containerd() {
 # cri_cgroups: the cgroup directories of CRI containers ("...cri-containerd...")
 # and of the exit check (berth-cri-exit-*) under every hierarchy, one a line.
 cri_cgroups() {
-  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 3 -type d \( -name '*cri-containerd*' -o -name 'berth-cri-exit-*' \) \
+  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 5 -type d \( -name '*cri-containerd*' -o -name 'berth-cri-exit-*' \) \
     -prune 2>/dev/null | sort
 }
 

@@ -110,7 +110,7 @@ compare_reports() {
 # summary_line: the last line, "N passed, M failed" for berth.
 summary_line() {
   case " $HANDLERS " in
-    *" berth "*) counts berth | sed 's/, [0-9]* skipped$//' ;;
+    *" berth "*) echo "$(counts berth | sed 's/, [0-9]* skipped$//')" ;;
     *) echo "0 passed, 0 failed (berth not run)" ;;
   esac
 }

@@ -108,6 +108,7 @@ rc=0
 compare_reports || rc=1
 [ "$EXIT_CHECK" = 0 ] || rc=1
 [ "$FAILED_RUN" = 0 ] || rc=2
+cleanup
 say "took $((SECONDS - START)) s"
 summary_line
 exit $rc
