@@ -63,7 +63,7 @@ fi
 case "$BERTH" in /*) ;; *) BERTH=$(readlink -f "$BERTH") ;; esac
 
 # Everything of the run lives in $T (short: unix socket paths < 108 bytes).
-T=$(mktemp -d /tmp/berth-cri.XXXXXX)
+T=$(mktemp -d /tmp/berth-cri.XXXXXX) && [ -n "$T" ] || die "mktemp failed"
 cleanup() {
   trap - EXIT INT TERM
   say "cleanup"
