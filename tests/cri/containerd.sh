@@ -113,10 +113,12 @@ stop_containerd() {
   CONTAINERD_PID=
 }
 
-# cri_cgroups: the cgroup directories of CRI containers ("...cri-containerd...")
+# cri_cgroups: the cgroup directories of CRI containers ("...cri-containerd...",
+# or test.slice, critest's pod parent, should a runtime make it a directory)
 # and of the exit check (berth-cri-exit-*) under every hierarchy, one a line.
 cri_cgroups() {
-  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 5 -type d \( -name '*cri-containerd*' -o -name 'berth-cri-exit-*' \) \
+  find /sys/fs/cgroup/ -mindepth 1 -maxdepth 5 -type d \
+    \( -name '*cri-containerd*' -o -name test.slice -o -name 'berth-cri-exit-*' \) \
     -prune 2>/dev/null | sort
 }
 

@@ -122,7 +122,7 @@ summary_line() {
 #  - with ctr: the task is STOPPED, and `ctr task delete -f` removes it.
 # Prints PASS/FAIL lines; 1 if any failed.
 exit_check() {
-  local h=$1 bin ok=0 id=berth-cri-exit-$1 pod cid st i
+  local h=$1 bin ok=0 id=berth-cri-exit-$1 pod cid st
   case $h in runc) bin=$RUNC ;; berth) bin=$BERTH ;; *) return 0 ;; esac
   check() { if [ "$2" = 0 ]; then echo "PASS $h: $1"; else echo "FAIL $h: $1${3:+: $3}"; ok=1; fi; }
 
@@ -139,7 +139,8 @@ EOF2
     cid=$("${CRICTL[@]}" create "$pod" "$T/ctr-$h.json" "$T/pod-$h.json" 2>"$T/crictl.err") &&
     "${CRICTL[@]}" start "$cid" >/dev/null 2>"$T/crictl.err"
   check "crictl: pod and container started" $? "$(grep -v 'level=warning' "$T/crictl.err" | tail -n 1)"
-  for ((i = 0; i < 75 && ${#cid} > 0; i++)); do
+  local end=$((SECONDS + 15))
+  while [ -n "$cid" ] && [ "$SECONDS" -lt "$end" ]; do
     st=$("${CRICTL[@]}" inspect -o json "$cid" 2>/dev/null | jq -r '"\(.status.state) \(.status.exitCode)"')
     [ "$st" = "CONTAINER_EXITED 3" ] && break
     sleep 0.2
@@ -155,7 +156,8 @@ EOF2
   timeout 60 "${c[@]}" run -d --null-io --runc-binary "$bin" --runc-root "$D/ctr-$h" \
     --cgroup "/berth-cri-exit-$$/$id" localhost/berth-cri/busybox:1.29-2 "$id" sh -c 'exit 3' >/dev/null 2>&1
   check "ctr run -d" $?
-  for ((i = 0; i < 75; i++)); do
+  end=$((SECONDS + 15))
+  while [ "$SECONDS" -lt "$end" ]; do
     st=$("${c[@]}" task ls 2>/dev/null | awk -v id="$id" '$1 == id {print $3}')
     [ "$st" = STOPPED ] && break
     sleep 0.2
