@@ -12,9 +12,6 @@ CRICTL_BIN=$CACHE/crictl-${CRI_TOOLS##*@}
 #    and the namespaces they create, so the images are imported, never
 #    pulled (Image Manager, Image Consistency, Image Identifier Consistency,
 #    Image Volume; the hostnet-nginx image of portforward in host network);
-#  - an image critest names in its code that busybox cannot stand in for:
-#    nonewprivs is a setuid-root program printing its effective uid
-#    (busybox drops a setuid bit);
 #  - MaskedPaths masks /bin/ls and expects `sh -c ls` to fail: the shell of
 #    busybox-static runs its applets without exec (a standalone shell);
 #  - a host port: port mapping with a host port needs the portmap plugin,
@@ -23,7 +20,7 @@ CRICTL_BIN=$CACHE/crictl-${CRI_TOOLS##*@}
 #    an unknown id (1.7 answers success): the Idempotence "not found" specs
 #    of those two.
 CRITEST_SKIP='Image Manager|Image Consistency|Image Identifier Consistency|Image Volume'
-CRITEST_SKIP+='|portforward in host network|NoNewPrivs|should support MaskedPaths|should support port mapping with host port'
+CRITEST_SKIP+='|portforward in host network|should support MaskedPaths|should support port mapping with host port'
 CRITEST_SKIP+='|Idempotence Stop(Container|PodSandbox) should not return an error if not found'
 
 # build_cri_tools: critest (a go test binary) and crictl from the Go module

@@ -20,6 +20,10 @@
 #                                        "nginx" is a script of that name
 #                                        with "master process" in its
 #                                        command line and /var/run/nginx.pid
+#   registry.k8s.io/e2e-test-images/nonewprivs:1.3
+#                                        critest names it in its code: a
+#                                        static setuid-root program (cc
+#                                        -static) printing "Effective uid: N"
 #   gcr.io/k8s-staging-cri-tools/test-image-predefined-group:latest
 #                                        critest names it in its code (no
 #                                        flag); user default-user (1000),
@@ -141,6 +145,18 @@ image nginx "registry.k8s.io/e2e-test-images/nginx:1.14-2" \
   "{$PATHENV,\"Cmd\":[\"nginx\",\"nginx: master process\"],\"WorkingDir\":\"/\"}"
 image httpd "registry.k8s.io/e2e-test-images/httpd:2.4.39-4" \
   "{$PATHENV,\"Cmd\":[\"sh\",\"-c\",\"echo httpd: serving /www on port 80; exec httpd -f -p 80 -h /www\"],\"WorkingDir\":\"/\"}"
+
+# nonewprivs (named in critest's code): a setuid-root program that prints
+# its effective uid, as the original does; busybox drops a setuid bit.
+etc nonewprivs "$ROOT_PW" "$ROOT_GR"
+mkdir -p "$work/nonewprivs/usr/local/bin"
+printf '%s\n' '#include <stdio.h>' '#include <unistd.h>' \
+  'int main(void) { printf("Effective uid: %d\n", (int)geteuid()); return 0; }' > "$work/nnp.c"
+${CC:-cc} -static -O2 -o "$work/nonewprivs/usr/local/bin/nnp" "$work/nnp.c" ||
+  { echo "mkimages: cannot build the nonewprivs program with ${CC:-cc} -static" >&2; exit 1; }
+chmod 4755 "$work/nonewprivs/usr/local/bin/nnp"
+image nonewprivs "registry.k8s.io/e2e-test-images/nonewprivs:1.3" \
+  "{$PATHENV,\"Cmd\":[\"/usr/local/bin/nnp\"],\"WorkingDir\":\"/\"}"
 
 etc pause "$ROOT_PW" "$ROOT_GR"
 mkfifo "$work/pause/pause.fifo"
