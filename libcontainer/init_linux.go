@@ -455,7 +455,7 @@ func rootfsConfig(plan *Plan) rootfs.Config {
 		ReadonlyPaths: spec.Linux.ReadonlyPaths,
 		CgroupPaths:   plan.CgroupPaths,
 		NewCgroupNS:   hasNS(spec, specs.CgroupNamespace),
-		InUserNS:      hasNS(spec, specs.UserNamespace),
+		InUserNS:      hasNS(spec, specs.UserNamespace) || inUserNS(), // berth itself may run in one (rootless podman)
 		NoPivot:       plan.NoPivot,
 		Cwd:           spec.Process.Cwd,
 		Console:       spec.Process.Terminal,

@@ -40,15 +40,33 @@ func rootlessCgroups() bool {
 	case "false":
 		return false
 	}
-	return unprivileged()
+	return unprivileged() || inUserNS()
+}
+
+// inUserNS reports whether berth runs in a user namespace other than the
+// host's (rootless podman runs its runtime as root of one): root there
+// has no say over the host's cgroups.
+func inUserNS() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(data))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
 }
 
 // DefaultRoot is the state root when --root is not given: /run/berth for
-// root; for another user $XDG_RUNTIME_DIR/berth, or else /tmp/berth-<uid>
+// root (in a user namespace, with XDG_RUNTIME_DIR set and USER not root:
+// that dir, as runc); for another user $XDG_RUNTIME_DIR/berth, or else /tmp/berth-<uid>
 // (created 0700 by the first create, and refused unless the user owns it:
 // statetrust_linux.go).
 func DefaultRoot() string {
 	if !unprivileged() {
+		// Root of a user namespace that a user made (rootless podman's)
+		// keeps its state in that user's runtime dir, as runc does.
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && os.Getenv("USER") != "root" && inUserNS() {
+			return dir + "/berth"
+		}
 		return "/run/berth"
 	}
 	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {

@@ -79,6 +79,12 @@ func cachedProgram(s *specs.LinuxSeccomp) (*seccomp.Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if inUserNS() && os.Getenv(seccompCacheEnv) == "" {
+		// Root of a user's namespace (rootless podman): the host's cache
+		// directories show as unmapped owners, which are not to be trusted.
+		logs.Debugf("seccomp cache: in a user namespace: compiling without the cache")
+		return compileProfile(s)
+	}
 	id := cacheIdentity()
 	if id == "" {
 		logs.Debugf("seccomp cache: berth's build id is unknown: compiling without the cache")
