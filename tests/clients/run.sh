@@ -1,9 +1,9 @@
 #!/bin/bash
-# tests/clients/run.sh [containerd|podman|docker|all]...
+# tests/clients/run.sh [containerd|podman|docker|podman-rootless|all]...
 #
 # Proves that the real clients from Debian run containers with berth as their
-# OCI runtime: containerd (ctr), podman and docker. The script installs the
-# packages it needs, builds a one-layer busybox image locally (no registry),
+# OCI runtime: containerd (ctr), podman and docker (podman also rootless,
+# rootless.sh). The script installs the packages it needs, builds a one-layer busybox image locally (no registry),
 # starts each daemon itself with its own sockets and directories under a
 # temp dir, points it at the runtime, and runs the same checks with each
 # client: run + output + exit code, a terminal, detached + exec, pause, stop,
@@ -43,13 +43,14 @@ CLIENT=setup
 . "$HERE/containerd.sh"
 . "$HERE/engine.sh"
 . "$HERE/scenarios.sh"
+. "$HERE/rootless.sh"
 
-usage() { echo "usage: $0 [containerd|podman|docker|all]..." >&2; exit 2; }
+usage() { echo "usage: $0 [containerd|podman|docker|podman-rootless|all]..." >&2; exit 2; }
 clients=()
 for a in "${@:-all}"; do
   case $a in
-    all) clients+=(containerd podman docker) ;;
-    containerd | podman | docker) clients+=("$a") ;;
+    all) clients+=(containerd podman docker podman-rootless) ;;
+    containerd | podman | docker | podman-rootless) clients+=("$a") ;;
     *) usage ;;
   esac
 done
@@ -64,6 +65,7 @@ install_missing() {
       containerd) want+=(containerd) ;;
       podman) want+=(podman) ;;
       docker) want+=(docker.io) ;;
+      podman-rootless) want+=(podman slirp4netns uidmap curl) ;;
     esac
   done
   [ "$RUNTIME" = /usr/sbin/runc ] && want+=(runc)
@@ -118,6 +120,7 @@ if [ "$RC" = 0 ]; then
       containerd) containerd_suite ;;
       podman) podman_suite ;;
       docker) docker_suite ;;
+      podman-rootless) rootless_podman_suite ;;
     esac
   done
 fi
