@@ -388,3 +388,35 @@ func TestRootlessAutoUserNS(t *testing.T) {
 		t.Errorf("workload output %q, want it to start %q", norm, want)
 	}
 }
+
+// TestRootlessAsUserNamespaceRoot: berth run as root of a user's namespace,
+// as rootless podman runs it, keeps its state in $XDG_RUNTIME_DIR/berth
+// (not the host's /run/berth, which it cannot trust), runs a config without
+// a user namespace of its own without a cgroup, and binds the device nodes
+// it cannot make.
+func TestRootlessAsUserNamespaceRoot(t *testing.T) {
+	u := newRootlessUser(t)
+	dir := u.bundle("nsroot", []string{"sh", "-c", "id -u; cat /proc/self/uid_map; echo x > /dev/null && echo null-ok"}, func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.UserNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces, s.Linux.UIDMappings, s.Linux.GIDMappings = ns, nil, nil
+	})
+	u.asNSRoot = true
+	out, errs, code := u.berth(dir, "run", "-d", "h10-rl-nsroot")
+	if code != 0 {
+		t.Fatalf("run -d as root of the user's namespace: exit %d: %s%s", code, out, errs)
+	}
+	if _, err := os.Stat(u.stateDir("h10-rl-nsroot")); err != nil {
+		t.Errorf("state not in $XDG_RUNTIME_DIR/berth: %v", err)
+	}
+	u.mustBerth(dir, "delete", "--force", "h10-rl-nsroot")
+	out, errs, code = u.berth(dir, "run", "h10-rl-nsroot2")
+	norm := strings.Join(strings.Fields(out), " ")
+	if code != 0 || !strings.HasPrefix(norm, fmt.Sprintf("0 0 %d 1 null-ok", u.uid)) {
+		t.Errorf("run as root of the user's namespace: exit %d, %q %q", code, out, errs)
+	}
+}

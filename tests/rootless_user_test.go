@@ -36,6 +36,7 @@ type rlUser struct {
 	// cgroupLeaf, when set, is the cgroup v2 directory berth starts in: a
 	// leaf of the subtree delegated to the user (delegate).
 	cgroupLeaf string
+	asNSRoot   bool // berth runs as root of a user namespace of the user's
 }
 
 func newRootlessUser(t *testing.T) *rlUser {
@@ -190,6 +191,14 @@ func (u *rlUser) berthEnv(env []string, dir string, args ...string) (string, str
 	cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name,
 		"PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if u.asNSRoot {
+		// As rootless podman runs its runtime: root of a user namespace
+		// that maps 0 to the user.
+		cmd.SysProcAttr.Cloneflags = syscall.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: u.uid, Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: u.gid, Size: 1}}
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
 	if u.cgroupLeaf != "" {
 		leaf, err := os.Open(u.cgroupLeaf)
 		if err != nil {
