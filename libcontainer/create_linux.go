@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
 	"github.com/berth-project/berth/internal/logs"
+	"github.com/berth-project/berth/network"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -39,6 +40,10 @@ type CreateOpts struct {
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
+	// Network and Publish are --network and --publish (network/): empty,
+	// the config's namespaces decide.
+	Network string
+	Publish []string
 }
 
 // InitProcess is a container whose init is set up and waiting for start.
@@ -83,9 +88,13 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
-	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
+	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == "" && cr.net == nil}
+	var netAdded chan error // ADD at work (network_linux.go)
 	defer func() {
 		if err != nil {
+			if netAdded != nil {
+				<-netAdded // never tear down under an ADD still at work
+			}
 			closeNetNS(cr.netns)
 			p.notify.Close()
 			p.abort(cr.cg)
@@ -116,10 +125,20 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
+	if c.Network = cr.net; cr.net != nil {
+		if err := cr.net.WriteFiles(); err != nil {
+			return p, err
+		}
+	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
 	if err := c.save(); err != nil {
 		return p, err
+	}
+	if cr.net != nil {
+		if netAdded, err = setupNetwork(cr); err != nil {
+			return p, err
+		}
 	}
 	// On a hybrid host init starts in its unified-hierarchy cgroup, which
 	// has no controllers; the v1 hierarchies it joins itself (launch). The
@@ -145,6 +164,13 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:ready")
+	if netAdded != nil {
+		err, netAdded = <-netAdded, nil
+		if err != nil {
+			return p, err
+		}
+		checkpoint("create:network-added")
+	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err
@@ -169,8 +195,9 @@ type creation struct {
 	filter   *seccomp.Program
 	listener *os.File // the seccomp agent's socket, when the profile notifies
 	cg       *cgroups.Manager
-	unified  *os.File         // the hybrid host's unified cgroup to start init in, or nil
-	netns    chan netnsResult // the network namespace made for init (netns_linux.go), or nil
+	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
+	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
+	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
 	// notifyHost is systemd's NOTIFY_SOCKET: the container gets its own
 	// (notify_linux.go).
 	notifyHost string
@@ -197,6 +224,9 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	cr := &creation{opts: opts, bundle: b}
+	if err := resolveNetwork(cr); err != nil {
+		return nil, err
+	}
 	if cr.notifyHost = hostNotifySocket(); cr.notifyHost != "" && b.Spec.Process != nil {
 		root, err := filepath.Abs(opts.Root)
 		if err != nil {
@@ -205,7 +235,11 @@ func resolve(opts CreateOpts) (*creation, error) {
 		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
 		b.Raw = nil
 	}
-	if cr.ns, err = planNamespaces(b.Spec); err != nil {
+	planned := b.Spec
+	if cr.net != nil {
+		planned = withoutNetNS(b.Spec) // made by the parent (network_linux.go)
+	}
+	if cr.ns, err = planNamespaces(planned); err != nil {
 		return nil, err
 	}
 	l := b.Spec.Linux
@@ -431,6 +465,9 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 		p.sock.Close()
 	}
 	p.kill()
+	if err := p.Container.detachNetwork(); err != nil {
+		logs.Warn(err)
+	}
 	cg.Destroy()
 	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
 		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // a container sharing our mount table

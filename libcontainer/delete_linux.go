@@ -81,6 +81,9 @@ func (c *Container) destroy() error {
 		}
 		checkpoint("delete:cgroup-removed")
 	}
+	if err := c.detachNetwork(); err != nil {
+		logs.Warn(err) // what DEL could not undo stays; the container goes
+	}
 	summary := c.summary()
 	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
 		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // its mounts are in our mount table

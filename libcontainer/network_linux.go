@@ -1,0 +1,120 @@
+package libcontainer
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/network"
+)
+
+// Standalone networking (--network, --publish): the spec is adjusted
+// before anything is made; for a CNI network the parent makes the network
+// namespace itself (bind-mounted under the network run dir, recorded in
+// state first, so that DEL finds it after any crash), hands it to init as
+// it hands the namespace it makes for speed (netns_linux.go), and runs ADD
+// while init sets up, before the workload can start.
+
+// resolveNetwork applies --network/--publish (or the bundle's annotations)
+// to the spec and prepares the attachment. It runs before the namespaces
+// are planned and before anything exists.
+func resolveNetwork(cr *creation) error {
+	opts, spec := cr.opts, cr.bundle.Spec
+	netName, publish := opts.Network, opts.Publish
+	if netName == "" && len(publish) == 0 {
+		netName = spec.Annotations[network.AnnotationNetwork]
+		if p := spec.Annotations[network.AnnotationPublish]; p != "" {
+			publish = strings.Split(p, ",")
+		}
+	}
+	req, err := network.ParseRequest(netName, publish)
+	if err != nil || req == nil {
+		return err
+	}
+	l := spec.Linux
+	var kept []specs.LinuxNamespace
+	for _, n := range l.Namespaces {
+		if n.Type != specs.NetworkNamespace {
+			kept = append(kept, n)
+		}
+	}
+	l.Namespaces = kept
+	cr.bundle.Raw = nil
+	if req.Network == network.Host {
+		return nil
+	}
+	// A new namespace: lo only (none), or the one made here (a network).
+	l.Namespaces = append(l.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	if !req.Attaches() {
+		return nil
+	}
+	if hasNS(spec, specs.UserNamespace) {
+		return fmt.Errorf("--network %s: not supported with a user namespace yet (its network namespace must belong to it)", req.Network)
+	}
+	root, err := filepath.Abs(opts.Root)
+	if err != nil {
+		return fmt.Errorf("state root: %w", err)
+	}
+	dir := filepath.Join(root, opts.ID)
+	if cr.net, err = network.DefaultStore().Prepare(req, opts.ID, spec.Hostname, dir); err != nil {
+		return err
+	}
+	for _, f := range []string{"hosts", "resolv.conf"} {
+		if !hasMount(spec, "/etc/"+f) {
+			spec.Mounts = append(spec.Mounts, specs.Mount{
+				Destination: "/etc/" + f, Type: "bind", Source: filepath.Join(dir, f),
+				Options: []string{"rbind", "rprivate"},
+			})
+		}
+	}
+	return nil
+}
+
+func hasMount(spec *specs.Spec, dest string) bool {
+	for _, m := range spec.Mounts {
+		if filepath.Clean(m.Destination) == dest {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutNetNS is the spec as the namespace planner sees it when the
+// parent makes the network namespace: without one to make.
+func withoutNetNS(spec *specs.Spec) *specs.Spec {
+	s, l := *spec, *spec.Linux
+	l.Namespaces = nil
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type != specs.NetworkNamespace {
+			l.Namespaces = append(l.Namespaces, n)
+		}
+	}
+	s.Linux = &l
+	return &s
+}
+
+// setupNetwork makes the attachment's namespace for init, once the state
+// records it, and starts ADD; the returned channel delivers ADD's result.
+// Preconditions: lock held, state saved with c.Network set.
+func setupNetwork(cr *creation) (chan error, error) {
+	f, err := cr.net.Setup()
+	if err != nil {
+		return nil, err
+	}
+	ready := make(chan netnsResult, 1)
+	ready <- netnsResult{f: f}
+	cr.netns = ready
+	added := make(chan error, 1)
+	go func() { added <- cr.net.Add() }()
+	return added, nil
+}
+
+// detachNetwork undoes a container's attachment. Preconditions: lock held.
+func (c *Container) detachNetwork() error {
+	if c.Network == nil {
+		return nil
+	}
+	return c.Network.Teardown()
+}
