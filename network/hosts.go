@@ -109,10 +109,11 @@ func rewriteHosts(runDir, network string) error {
 		}
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
-	line := func(b *bytes.Buffer, m member) {
+	// A container's hostname is its own only: many share the default.
+	line := func(b *bytes.Buffer, m member, self bool) {
 		for _, ip := range m.IPs {
 			names := m.ID
-			if m.Hostname != "" && m.Hostname != m.ID {
+			if self && m.Hostname != "" && m.Hostname != m.ID {
 				names += " " + m.Hostname
 			}
 			fmt.Fprintf(b, "%s\t%s\n", ip, names)
@@ -121,10 +122,10 @@ func rewriteHosts(runDir, network string) error {
 	for _, self := range ms {
 		var b bytes.Buffer
 		b.WriteString(hostsHeader)
-		line(&b, self)
+		line(&b, self, true)
 		for _, m := range ms {
 			if m.ID != self.ID {
-				line(&b, m)
+				line(&b, m, false)
 			}
 		}
 		// In place, never created: a container gone meanwhile is skipped.
