@@ -302,15 +302,22 @@ func TestNetworkManyAtOnce(t *testing.T) {
 	b := n.bundle([]string{"sleep", "100"})
 	var wg sync.WaitGroup
 	errs := make([]string, 20)
+	logs := t.TempDir()
 	for i := 0; i < 20; i++ {
 		id := fmt.Sprintf("h12-net-many%d", i)
 		n.noteID([]string{"run", id})
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			out, err := newBerthCmd(n.env, "run", "-d", "--bundle", b, "--network", "bridge", id).CombinedOutput()
-			if err != nil {
-				errs[i] = fmt.Sprintf("%s: %v: %s", id, err, out)
+			// Output to a file: the detached workload inherits it, and
+			// would hold a pipe open until it exits.
+			out, _ := os.CreateTemp(logs, "")
+			defer out.Close()
+			cmd := newBerthCmd(n.env, "run", "-d", "--bundle", b, "--network", "bridge", id)
+			cmd.Stdout, cmd.Stderr = out, out
+			if err := cmd.Run(); err != nil {
+				data, _ := os.ReadFile(out.Name())
+				errs[i] = fmt.Sprintf("%s: %v: %s", id, err, data)
 			}
 		}(i)
 	}
