@@ -125,6 +125,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
+	c.NetDevices = netDevices(b.Spec)
 	if c.Network = cr.net; cr.net != nil {
 		if err := cr.net.WriteFiles(); err != nil {
 			return p, err
@@ -164,6 +165,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:ready")
+	if err := p.moveDevicesLate(cr); err != nil {
+		return p, err
+	}
 	if netAdded != nil {
 		err, netAdded = <-netAdded, nil
 		if err != nil {
@@ -198,6 +202,9 @@ type creation struct {
 	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
 	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
 	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
+	// devicesMoved: linux.netDevices went into the namespace made here
+	// (otherwise they go once init is in its own, netdev_linux.go).
+	devicesMoved bool
 	// notifyHost is systemd's NOTIFY_SOCKET: the container gets its own
 	// (notify_linux.go).
 	notifyHost string
@@ -246,6 +253,9 @@ func resolve(opts CreateOpts) (*creation, error) {
 	if cr.ns, err = planNamespaces(planned); err != nil {
 		return nil, err
 	}
+	if err := checkNetDevices(b.Spec); err != nil {
+		return nil, err
+	}
 	l := b.Spec.Linux
 	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
 		return nil, err
@@ -283,6 +293,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		defer r.f.Close()
 		named[fdNetNS] = r.f
+		// Into the namespace before init can see it (netdev_linux.go).
+		if err := network.MoveDevices(c.NetDevices, r.f); err != nil {
+			return err
+		}
+		cr.devicesMoved = true
 	}
 	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{
@@ -467,6 +482,7 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	if p.sock != nil {
 		p.sock.Close()
 	}
+	p.Container.returnDevices()
 	p.kill()
 	if err := p.Container.detachNetwork(); err != nil {
 		logs.Warn(err)

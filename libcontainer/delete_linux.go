@@ -68,6 +68,7 @@ func Delete(root, id string, force bool) error {
 // destroy kills whatever still runs, waits for it, removes the cgroup and
 // the state directory. Preconditions: lock held, cgroup paths checked.
 func (c *Container) destroy() error {
+	c.returnDevices()
 	c.killInit()
 	checkpoint("delete:killed")
 	if cg := c.cgroup(); cg != nil {

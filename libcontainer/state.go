@@ -55,9 +55,12 @@ type State struct {
 	// and decoded on first use (stateconfig.go): use spec() or summary().
 	// Network is the container's attachment to a berth network
 	// (--network), recorded before it is made; delete undoes it.
-	Network   *network.Attachment `json:"network,omitempty"`
-	Config    *specs.Spec         `json:"-"`
-	RawConfig json.RawMessage     `json:"config"`
+	Network *network.Attachment `json:"network,omitempty"`
+	// NetDevices are linux.netDevices: host name -> name in the container,
+	// moved back on delete (netdev_linux.go).
+	NetDevices map[string]string `json:"netDevices,omitempty"`
+	Config     *specs.Spec       `json:"-"`
+	RawConfig  json.RawMessage   `json:"config"`
 }
 
 // Container is one entry under the state root. Methods whose doc says

@@ -26,15 +26,31 @@ func u32Attr(typ uint16, v uint32) nlAttr {
 	return nlAttr{typ, b}
 }
 
-// linkRequest sends one RTM_*LINK request for the interface with index
-// (or, with index 0, the attributes' IFLA_IFNAME) on a socket of the
-// calling thread's network namespace, and waits for the kernel's ack.
+// linkRequest sends one RTM_*LINK request in the calling thread's network
+// namespace and waits for the kernel's ack.
 func linkRequest(msgType uint16, flags uint16, index int32, attrs ...nlAttr) error {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
-	if err != nil {
-		return os.NewSyscallError("socket", err)
+	return linkRequestOn(-1, msgType, flags, index, attrs...)
+}
+
+// linkRequestOn sends one RTM_*LINK request for the interface with index
+// (or, with index 0, the attributes' IFLA_IFNAME) on sock (-1: a socket of
+// the calling thread's namespace), and waits for the kernel's ack.
+func linkRequestOn(sock int, msgType uint16, flags uint16, index int32, attrs ...nlAttr) error {
+	_, err := linkRequestReply(sock, msgType, flags, index, attrs...)
+	return err
+}
+
+// linkRequestReply is linkRequestOn that returns the kernel's answer (a
+// GET's message; nil for an ack).
+func linkRequestReply(sock int, msgType uint16, flags uint16, index int32, attrs ...nlAttr) ([]byte, error) {
+	fd := sock
+	if fd < 0 {
+		var err error
+		if fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE); err != nil {
+			return nil, os.NewSyscallError("socket", err)
+		}
+		defer unix.Close(fd)
 	}
-	defer unix.Close(fd)
 	body := make([]byte, unix.SizeofIfInfomsg)
 	body[0] = unix.AF_UNSPEC
 	binary.NativeEndian.PutUint32(body[4:], uint32(index))
@@ -49,27 +65,34 @@ func linkRequest(msgType uint16, flags uint16, index int32, attrs ...nlAttr) err
 			body = append(body, 0)
 		}
 	}
+	ack := uint16(unix.NLM_F_ACK)
+	if msgType == unix.RTM_GETLINK {
+		ack = 0
+	}
 	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
 	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.SizeofNlMsghdr+len(body)))
 	binary.NativeEndian.PutUint16(msg[4:], msgType)
-	binary.NativeEndian.PutUint16(msg[6:], flags|unix.NLM_F_REQUEST|unix.NLM_F_ACK)
+	binary.NativeEndian.PutUint16(msg[6:], flags|unix.NLM_F_REQUEST|ack)
 	binary.NativeEndian.PutUint32(msg[8:], 1)
 	msg = append(msg, body...)
 	if err := unix.Sendto(fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return os.NewSyscallError("sendto", err)
+		return nil, os.NewSyscallError("sendto", err)
 	}
-	buf := make([]byte, 4096)
+	buf := make([]byte, 16384)
 	n, _, err := unix.Recvfrom(fd, buf, 0)
 	if err != nil {
-		return os.NewSyscallError("recvfrom", err)
+		return nil, os.NewSyscallError("recvfrom", err)
 	}
-	if n < unix.SizeofNlMsghdr+4 || binary.NativeEndian.Uint16(buf[4:]) != unix.NLMSG_ERROR {
-		return errors.New("netlink: unexpected reply")
+	if n < unix.SizeofNlMsghdr+4 {
+		return nil, errors.New("netlink: short reply")
+	}
+	if binary.NativeEndian.Uint16(buf[4:]) != unix.NLMSG_ERROR {
+		return buf[:n], nil
 	}
 	if code := int32(binary.NativeEndian.Uint32(buf[unix.SizeofNlMsghdr:])); code != 0 {
-		return unix.Errno(-code)
+		return nil, unix.Errno(-code)
 	}
-	return nil
+	return nil, nil
 }
 
 // DeleteLink deletes an interface by name; one that is not there is not an

@@ -391,3 +391,46 @@ func dropNetNS(s *specs.Spec) {
 	}
 	s.Linux.Namespaces = kept
 }
+
+// TestNetworkNetDevices: linux.netDevices moves a host interface into the
+// container under its new name (also beside --network bridge), and delete
+// moves it back under its host name; `features` says so; a missing device
+// is refused in one line before anything exists.
+func TestNetworkNetDevices(t *testing.T) {
+	n := newNetEnv(t)
+	out := n.mustBerth("features")
+	if !strings.Contains(out, `"netDevices"`) {
+		t.Errorf("features does not report netDevices: %s", out)
+	}
+	host := fmt.Sprintf("h12nd%d", rand.Intn(100000))
+	if msg, err := exec.Command("ip", "link", "add", host, "type", "veth", "peer", "name", host+"p").CombinedOutput(); err != nil {
+		t.Skipf("veth pair: %v: %s", err, msg)
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "del", host).Run() })
+	n.veths = countVeths(n.bridge) // with the pair
+	withDev := func(s *specs.Spec) {
+		s.Linux.NetDevices = map[string]specs.LinuxNetDevice{host: {Name: "net1"}}
+	}
+	b := n.bundle([]string{"sleep", "100"}, withDev)
+	for _, args := range [][]string{{}, {"--network", "bridge"}} {
+		id := "h12-net-dev"
+		n.mustBerth(append(append([]string{"run", "-d", "--bundle", b}, args...), id)...)
+		out, errs, code := n.berth("exec", id, "ls", "/sys/class/net")
+		if code != 0 || !strings.Contains(out, "net1") || strings.Contains(out, host) {
+			t.Errorf("%v: interfaces in the container: %q %s; want net1", args, out, errs)
+		}
+		if _, err := os.Stat("/sys/class/net/" + host); err == nil {
+			t.Errorf("%v: %s still on the host while the container runs", args, host)
+		}
+		n.mustBerth("delete", "--force", id)
+		if _, err := os.Stat("/sys/class/net/" + host); err != nil {
+			t.Errorf("%v: %s not back on the host after delete: %v", args, host, err)
+		}
+	}
+	n.assertNetNothingLeft()
+	missing := n.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"h12-nodev0": {}}
+	})
+	n.expectRefused([]string{"linux.netDevices", "h12-nodev0"}, "run", "--bundle", missing, "h12-net-dev2")
+	n.assertNothingLeft("h12-net-dev2", "h12-net-dev2", missing)
+}
