@@ -11,10 +11,13 @@ import (
 )
 
 var networkCommand = &cli.Command{
-	Name:            "network",
-	Usage:           "manage berth networks: ls | create NAME [--subnet CIDR] [--bridge DEV] | rm NAME",
-	ArgsUsage:       "ls|create|rm [NAME]",
-	SkipFlagParsing: true,
+	Name:      "network",
+	Usage:     "manage berth networks: ls | create NAME [--subnet CIDR] [--bridge DEV] | rm NAME",
+	ArgsUsage: "ls|create|rm [NAME]",
+	Flags: []cli.Flag{
+		&cli.StringFlag{Name: "subnet", Usage: "create: the network's IPv4 subnet (default: the first free 10.N.0.0/16)"},
+		&cli.StringFlag{Name: "bridge", Usage: "create: the bridge device's name (default: br-<hash of the name>)"},
+	},
 	Action: func(c *cli.Context) error {
 		args := c.Args().Slice()
 		if len(args) == 0 {
@@ -28,7 +31,16 @@ var networkCommand = &cli.Command{
 			}
 			return networkList(s)
 		case "create":
-			return networkCreate(s, args[1:])
+			if len(args) != 2 {
+				return errors.New("network create: want one network name")
+			}
+			if _, err := s.Create(args[1], c.String("subnet"), c.String("bridge")); err != nil {
+				if errors.Is(err, os.ErrExist) {
+					return fmt.Errorf("network %s: already exists", args[1])
+				}
+				return err
+			}
+			return nil
 		case "rm", "remove":
 			if len(args) != 2 {
 				return errors.New("network rm: want one network name")
@@ -50,51 +62,4 @@ func networkList(s *network.Store) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", n.Name, n.Subnet, n.Bridge)
 	}
 	return w.Flush()
-}
-
-func networkCreate(s *network.Store, args []string) error {
-	var name, subnet, bridge string
-	for i := 0; i < len(args); i++ {
-		flag, val, hasVal := cutFlag(args[i])
-		switch flag {
-		case "--subnet", "--bridge":
-			if !hasVal {
-				if i+1 == len(args) {
-					return fmt.Errorf("network create: %s needs a value", flag)
-				}
-				i++
-				val = args[i]
-			}
-			if flag == "--subnet" {
-				subnet = val
-			} else {
-				bridge = val
-			}
-		default:
-			if name != "" || len(args[i]) > 0 && args[i][0] == '-' {
-				return fmt.Errorf("network create: unexpected %q (want NAME [--subnet CIDR] [--bridge DEV])", args[i])
-			}
-			name = args[i]
-		}
-	}
-	if name == "" {
-		return errors.New("network create: want a network name")
-	}
-	if _, err := s.Create(name, subnet, bridge); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("network %s: already exists", name)
-		}
-		return err
-	}
-	return nil
-}
-
-// cutFlag splits --flag=value.
-func cutFlag(arg string) (flag, val string, hasVal bool) {
-	for i := 0; i < len(arg); i++ {
-		if arg[i] == '=' {
-			return arg[:i], arg[i+1:], true
-		}
-	}
-	return arg, "", false
 }

@@ -434,3 +434,30 @@ func TestNetworkNetDevices(t *testing.T) {
 	n.expectRefused([]string{"linux.netDevices", "h12-nodev0"}, "run", "--bundle", missing, "h12-net-dev2")
 	n.assertNothingLeft("h12-net-dev2", "h12-net-dev2", missing)
 }
+
+// TestNetworkManage: network ls, create (with its refusals) and rm; a
+// network in use cannot be removed; a named network attaches as bridge does.
+func TestNetworkManage(t *testing.T) {
+	n := newNetEnv(t)
+	dev := fmt.Sprintf("h12o%05d", rand.Intn(100000))
+	n.expectRefused([]string{"--subnet", "overlaps network bridge"}, "network", "create", "h12-named", "--subnet", n.prefix+"128/25")
+	n.expectRefused([]string{"--subnet", "not an IPv4 subnet"}, "network", "create", "h12-named", "--subnet", "10.1.2.3")
+	n.expectRefused([]string{"network", "h12 bad", "not a network name"}, "network", "create", "h12 bad")
+	n.expectRefused([]string{"network bridge", "already exists"}, "network", "create", "bridge")
+	subnet := strings.Replace(n.subnet, "10.2", "10.1", 1) // 10.13x-10.14x: off every test's 10.23x-10.24x
+	n.mustBerth("network", "create", "h12-named", "--subnet", subnet, "--bridge", dev)
+	if out := n.mustBerth("network", "ls"); !strings.Contains(out, "h12-named") || !strings.Contains(out, dev) || !strings.Contains(out, n.bridge) {
+		t.Errorf("network ls: %q", out)
+	}
+	n.mustBerth("run", "-d", "--bundle", n.bundle([]string{"sleep", "100"}), "--network", "h12-named", "h12-net-named")
+	if ips, _ := n.stateNetwork("h12-net-named"); len(ips) != 1 || !strings.HasPrefix(ips[0], strings.TrimSuffix(subnet, "0/24")) {
+		t.Errorf("address on h12-named: %v, want one in %s", ips, subnet)
+	}
+	n.expectRefused([]string{"network h12-named", "in use", "h12-net-named"}, "network", "rm", "h12-named")
+	n.mustBerth("delete", "--force", "h12-net-named")
+	n.mustBerth("network", "rm", "h12-named")
+	if _, err := os.Stat("/sys/class/net/" + dev); err == nil {
+		t.Errorf("bridge %s left after network rm", dev)
+	}
+	n.expectRefused([]string{"h12-named", "no such network"}, "network", "rm", "h12-named")
+}
