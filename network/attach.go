@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -140,19 +139,18 @@ func (a *Attachment) Teardown() error {
 func (a *Attachment) leaseResult() json.RawMessage {
 	dir := filepath.Join(a.RunDir, "ipam", a.Network)
 	entries, _ := os.ReadDir(dir)
-	p, err := netip.ParsePrefix(a.Subnet)
-	if err != nil {
+	p, ok := parsePrefix(a.Subnet)
+	if !ok {
 		return nil
 	}
 	var ips []map[string]any
 	for _, e := range entries {
-		addr, err := netip.ParseAddr(e.Name())
-		if err != nil {
+		if _, ok := parseIPv4(e.Name()); !ok {
 			continue
 		}
 		data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
 		if first, _, _ := strings.Cut(string(data), "\n"); strings.TrimSpace(first) == a.ContainerID {
-			ips = append(ips, map[string]any{"address": netip.PrefixFrom(addr, p.Bits()).String(), "interface": 0})
+			ips = append(ips, map[string]any{"address": e.Name() + "/" + strconv.Itoa(p.bits), "interface": 0})
 		}
 	}
 	if ips == nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -108,7 +107,7 @@ func rewriteHosts(runDir, network string) error {
 			ms = append(ms, m)
 		}
 	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].ID < ms[j].ID })
+	// os.ReadDir sorts by name: the members are in ID order.
 	// A container's hostname is its own only: many share the default.
 	line := func(b *bytes.Buffer, m member, self bool) {
 		for _, ip := range m.IPs {

@@ -3,7 +3,6 @@ package network
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -85,8 +84,7 @@ func ParseRequest(network string, publish []string) (*Request, error) {
 	return r, nil
 }
 
-// ParsePublish parses [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp]; an IPv6
-// address goes in brackets.
+// ParsePublish parses [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (IPv4 only).
 func ParsePublish(s string) (Publish, error) {
 	bad := func(why string) error {
 		return fmt.Errorf("--publish %q: %s (want [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp])", s, why)
@@ -108,16 +106,16 @@ func ParsePublish(s string) (Publish, error) {
 	hport := rest
 	if j := strings.LastIndexByte(rest, ':'); j >= 0 {
 		hport = rest[j+1:]
-		ip := strings.TrimSuffix(strings.TrimPrefix(rest[:j], "["), "]")
-		addr, err := netip.ParseAddr(ip)
-		if err != nil || addr.Zone() != "" {
-			return p, bad("host IP " + strconv.Quote(rest[:j]) + " is not an IP address")
-		}
-		if !addr.Is4() {
+		ip := rest[:j]
+		if strings.HasPrefix(ip, "[") || strings.Contains(ip, ":") {
 			return p, bad("only IPv4 host addresses are supported")
 		}
-		if !addr.IsUnspecified() {
-			p.HostIP = addr.String()
+		addr, ok := parseIPv4(ip)
+		if !ok {
+			return p, bad("host IP " + strconv.Quote(ip) + " is not an IPv4 address")
+		}
+		if addr != 0 {
+			p.HostIP = ip
 		}
 	}
 	var err error
@@ -151,9 +149,8 @@ func CheckPorts(ps []Publish) error {
 			return os.NewSyscallError("socket", err)
 		}
 		sa := &unix.SockaddrInet4{Port: p.HostPort}
-		if p.HostIP != "" {
-			sa.Addr = netip.MustParseAddr(p.HostIP).As4()
-		}
+		ip, _ := parseIPv4(p.HostIP)
+		sa.Addr = [4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}
 		err = unix.Bind(fd, sa)
 		unix.Close(fd)
 		if errors.Is(err, unix.EADDRINUSE) {

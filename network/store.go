@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -89,7 +87,7 @@ func (s *Store) Get(name string) (*Network, error) {
 	if err := json.Unmarshal(data, &n); err != nil {
 		return nil, fmt.Errorf("network %s: %s: %w", name, s.path(name), err)
 	}
-	if _, err := netip.ParsePrefix(n.Subnet); err != nil || n.Bridge == "" || n.Name != name {
+	if _, ok := parsePrefix(n.Subnet); !ok || n.Bridge == "" || n.Name != name {
 		return nil, fmt.Errorf("network %s: %s: bad subnet %q or bridge %q", name, s.path(name), n.Subnet, n.Bridge)
 	}
 	return &n, nil
@@ -97,19 +95,22 @@ func (s *Store) Get(name string) (*Network, error) {
 
 // List returns every defined network, by name.
 func (s *Store) List() ([]*Network, error) {
-	files, err := filepath.Glob(filepath.Join(s.ConfigDir, "*.json"))
-	if err != nil {
-		return nil, err
+	files, err := os.ReadDir(s.ConfigDir) // sorted by name
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("networks: %w", err)
 	}
 	var list []*Network
 	for _, f := range files {
-		n, err := s.Get(strings.TrimSuffix(filepath.Base(f), ".json"))
+		name, ok := strings.CutSuffix(f.Name(), ".json")
+		if !ok || strings.HasPrefix(name, ".") {
+			continue
+		}
+		n, err := s.Get(name)
 		if err != nil {
 			return nil, err
 		}
 		list = append(list, n)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	return list, nil
 }
 
@@ -129,12 +130,12 @@ func (s *Store) Create(name, subnet, bridge string) (*Network, error) {
 			return nil, err
 		}
 	}
-	p, err := netip.ParsePrefix(subnet)
-	if err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+	p, ok := parsePrefix(subnet)
+	if !ok || p.bits > 30 {
 		return nil, fmt.Errorf("--subnet %q: not an IPv4 subnet of at least 4 addresses (e.g. 10.214.0.0/16)", subnet)
 	}
 	for _, o := range existing {
-		if op, _ := netip.ParsePrefix(o.Subnet); op.Overlaps(p) {
+		if op, _ := parsePrefix(o.Subnet); op.overlaps(p) {
 			return nil, fmt.Errorf("--subnet %s: overlaps network %s's %s", subnet, o.Name, o.Subnet)
 		}
 	}
@@ -146,7 +147,7 @@ func (s *Store) Create(name, subnet, bridge string) (*Network, error) {
 	if len(bridge) > 15 || strings.ContainsAny(bridge, "/ :") {
 		return nil, fmt.Errorf("--bridge %q: not an interface name (at most 15 characters)", bridge)
 	}
-	n := &Network{Name: name, Subnet: p.Masked().String(), Bridge: bridge}
+	n := &Network{Name: name, Subnet: p.masked().String(), Bridge: bridge}
 	data, _ := json.MarshalIndent(n, "", "\t")
 	if err := os.MkdirAll(s.ConfigDir, 0o755); err != nil {
 		return nil, fmt.Errorf("network %s: %w", name, err)
@@ -174,10 +175,10 @@ func (s *Store) Create(name, subnet, bridge string) (*Network, error) {
 
 func freeSubnet(existing []*Network) (string, error) {
 	for i := 214; i < 255; i++ {
-		cand := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16)
+		cand := prefix{10<<24 | uint32(i)<<16, 16}
 		free := true
 		for _, o := range existing {
-			if op, _ := netip.ParsePrefix(o.Subnet); op.Overlaps(cand) {
+			if op, _ := parsePrefix(o.Subnet); op.overlaps(cand) {
 				free = false
 			}
 		}
@@ -213,8 +214,8 @@ func (s *Store) Remove(name string) error {
 // confList is the CNI network configuration list of a network: bridge
 // (with host-local IPAM), portmap and firewall, as podman's default.
 func (s *Store) confList(n *Network) ([]byte, error) {
-	p, _ := netip.ParsePrefix(n.Subnet)
-	gw := p.Addr().Next()
+	p, _ := parsePrefix(n.Subnet)
+	gw := formatIPv4(p.ip + 1)
 	list := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       n.Name,
@@ -223,7 +224,7 @@ func (s *Store) confList(n *Network) ([]byte, error) {
 				"type": "bridge", "bridge": n.Bridge, "isGateway": true, "ipMasq": true, "hairpinMode": true,
 				"ipam": map[string]any{
 					"type":    "host-local",
-					"ranges":  [][]map[string]string{{{"subnet": n.Subnet, "gateway": gw.String()}}},
+					"ranges":  [][]map[string]string{{{"subnet": n.Subnet, "gateway": gw}}},
 					"routes":  []map[string]string{{"dst": "0.0.0.0/0"}},
 					"dataDir": filepath.Join(s.RunDir, "ipam"),
 				},
