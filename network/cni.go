@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // CNI plugins are run the way libcni runs them (the CNI spec's protocol:
@@ -97,6 +98,9 @@ func (c *cniCall) invoke(name, version string, p plugin, prev json.RawMessage) (
 		return nil, err
 	}
 	cmd := exec.Command(bin)
+	// A berth killed mid-ADD takes its plugin along: an orphan finishing
+	// its ADD after `delete --force` ran DEL would leak what it adds.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
