@@ -274,6 +274,11 @@ func TestNetworkNone(t *testing.T) {
 func TestNetworkKilledMidCreate(t *testing.T) {
 	n := newNetEnv(t)
 	b := n.httpBundle("k")
+	// How long a whole create takes here: the kills fall anywhere in it.
+	start := time.Now()
+	n.mustBerth("run", "-d", "--bundle", b, "--network", "bridge", "-p", fmt.Sprintf("127.0.0.1:%d:80", freePort(t)), "h12-net-kill")
+	whole := time.Since(start)
+	n.mustBerth("delete", "--force", "h12-net-kill")
 	var ports []int
 	for i := 0; i < 5; i++ {
 		port := freePort(t)
@@ -284,7 +289,7 @@ func TestNetworkKilledMidCreate(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rand.Intn(80000)) * time.Microsecond)
+		time.Sleep(time.Duration(rand.Int63n(int64(whole))))
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 		time.Sleep(100 * time.Millisecond) // an orphaned plugin finishing its step
