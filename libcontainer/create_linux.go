@@ -89,11 +89,10 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
 	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == "" && cr.net == nil}
-	var netAdded chan error // ADD at work (network_linux.go)
 	defer func() {
 		if err != nil {
-			if netAdded != nil {
-				<-netAdded // never tear down under an ADD still at work
+			if cr.netAdded != nil {
+				<-cr.netAdded // never tear down under an ADD still at work
 			}
 			closeNetNS(cr.netns)
 			p.notify.Close()
@@ -136,8 +135,8 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := c.save(); err != nil {
 		return p, err
 	}
-	if cr.net != nil {
-		if netAdded, err = setupNetwork(cr); err != nil {
+	if cr.net != nil && !cr.netLate {
+		if err := setupNetwork(cr, nil); err != nil {
 			return p, err
 		}
 	}
@@ -168,8 +167,8 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err := p.moveDevicesLate(cr); err != nil {
 		return p, err
 	}
-	if netAdded != nil {
-		err, netAdded = <-netAdded, nil
+	if cr.netAdded != nil {
+		err, cr.netAdded = <-cr.netAdded, nil
 		if err != nil {
 			return p, err
 		}
@@ -202,6 +201,10 @@ type creation struct {
 	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
 	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
 	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
+	// netLate: init's user namespace must own the network namespace, so
+	// clone makes it and the attachment follows the spawn.
+	netLate  bool
+	netAdded chan error // ADD at work (network_linux.go), until Create waits for it
 	// devicesMoved: linux.netDevices went into the namespace made here
 	// (otherwise they go once init is in its own, netdev_linux.go).
 	devicesMoved bool
@@ -247,7 +250,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 		b.Raw = nil
 	}
 	planned := b.Spec
-	if cr.net != nil {
+	if cr.net != nil && !cr.netLate {
 		planned = withoutNetNS(b.Spec) // made by the parent (network_linux.go)
 	}
 	if cr.ns, err = planNamespaces(planned); err != nil {
@@ -307,6 +310,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		return err
 	}
 	checkpoint("create:spawned")
+	if cr.net != nil && cr.netLate {
+		if err := setupNetwork(cr, &c.InitPID); err != nil {
+			return err
+		}
+	}
 	if err := chownForJoinedUserNS(fifo, spec, c.InitPID); err != nil {
 		return err
 	}

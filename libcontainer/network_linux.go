@@ -3,9 +3,12 @@ package libcontainer
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/network"
 )
@@ -50,9 +53,7 @@ func resolveNetwork(cr *creation) error {
 	if !req.Attaches() {
 		return nil
 	}
-	if hasNS(spec, specs.UserNamespace) {
-		return fmt.Errorf("--network %s: not supported with a user namespace yet (its network namespace must belong to it)", req.Network)
-	}
+	cr.netLate = hasNS(spec, specs.UserNamespace)
 	root, err := filepath.Abs(opts.Root)
 	if err != nil {
 		return fmt.Errorf("state root: %w", err)
@@ -95,20 +96,37 @@ func withoutNetNS(spec *specs.Spec) *specs.Spec {
 	return &s
 }
 
-// setupNetwork makes the attachment's namespace for init, once the state
-// records it, and starts ADD; the returned channel delivers ADD's result.
-// Preconditions: lock held, state saved with c.Network set.
-func setupNetwork(cr *creation) (chan error, error) {
-	f, err := cr.net.Setup()
-	if err != nil {
-		return nil, err
+// setupNetwork makes the attachment's namespace, once the state records
+// it, and starts ADD (cr.netAdded delivers its result). With initPid nil
+// it makes a new namespace and hands it to init (cr.netns); otherwise it
+// takes the one init was cloned into (with a user namespace, which must
+// own it). Preconditions: lock held, state saved with c.Network set.
+func setupNetwork(cr *creation, initPid *int) error {
+	from := ""
+	if initPid != nil {
+		from = "/proc/" + strconv.Itoa(*initPid) + "/ns/net"
+		var own, its unix.Stat_t
+		if err := unix.Stat(from, &its); err != nil {
+			return fmt.Errorf("init's network namespace: %w", err)
+		}
+		if unix.Stat("/proc/self/ns/net", &own) == nil && own.Ino == its.Ino && own.Dev == its.Dev {
+			return fmt.Errorf("--network %s: init is in the host's network namespace", cr.net.Network)
+		}
 	}
-	ready := make(chan netnsResult, 1)
-	ready <- netnsResult{f: f}
-	cr.netns = ready
-	added := make(chan error, 1)
-	go func() { added <- cr.net.Add() }()
-	return added, nil
+	f, err := cr.net.Setup(from)
+	if err != nil {
+		return err
+	}
+	if initPid == nil {
+		ready := make(chan netnsResult, 1)
+		ready <- netnsResult{f: f}
+		cr.netns = ready
+	} else {
+		f.Close()
+	}
+	cr.netAdded = make(chan error, 1)
+	go func() { cr.netAdded <- cr.net.Add() }()
+	return nil
 }
 
 // detachNetwork undoes a container's attachment. Preconditions: lock held.

@@ -75,14 +75,15 @@ func (a *Attachment) WriteFiles() error {
 	return nil
 }
 
-// Setup makes the container's network namespace (bind-mounted to a file,
-// so that it outlives a crash and DEL always finds it) and returns it
-// open; Add then attaches it. On error nothing of it is left.
-func (a *Attachment) Setup() (*os.File, error) {
+// Setup makes the container's network namespace, or takes the one at
+// path from (a /proc/PID/ns/net), bind-mounted to a file so that it
+// outlives a crash and DEL always finds it, and returns it open; Add then
+// attaches it. On error nothing of it is left.
+func (a *Attachment) Setup(from string) (*os.File, error) {
 	if err := a.reservePorts(); err != nil {
 		return nil, err
 	}
-	f, err := makeNetns(a.Netns)
+	f, err := makeNetns(a.Netns, from)
 	if err != nil {
 		a.releasePorts()
 		return nil, err
@@ -164,10 +165,10 @@ func (a *Attachment) leaseResult() json.RawMessage {
 	return res
 }
 
-// makeNetns makes a network namespace on a thread of its own and
-// bind-mounts it to path. The thread is left locked: it ends with its
-// goroutine, and no other goroutine runs in the namespace.
-func makeNetns(path string) (*os.File, error) {
+// makeNetns makes a network namespace on a thread of its own, or takes
+// the one at from, and bind-mounts it to path. The thread is left locked:
+// it ends with its goroutine, and no other goroutine runs in the namespace.
+func makeNetns(path, from string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("network namespace: %w", err)
 	}
@@ -178,14 +179,18 @@ func makeNetns(path string) (*os.File, error) {
 	}
 	f.Close()
 	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			done <- os.NewSyscallError("unshare", err)
-			return
-		}
-		done <- os.NewSyscallError("mount", unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""))
-	}()
+	if from != "" {
+		done <- os.NewSyscallError("mount", unix.Mount(from, path, "", unix.MS_BIND, ""))
+	} else {
+		go func() {
+			runtime.LockOSThread()
+			if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+				done <- os.NewSyscallError("unshare", err)
+				return
+			}
+			done <- os.NewSyscallError("mount", unix.Mount("/proc/thread-self/ns/net", path, "", unix.MS_BIND, ""))
+		}()
+	}
 	if err := <-done; err != nil {
 		os.Remove(path)
 		return nil, fmt.Errorf("network namespace: %w", err)

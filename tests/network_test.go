@@ -466,3 +466,36 @@ func TestNetworkManage(t *testing.T) {
 	}
 	n.expectRefused([]string{"h12-named", "no such network"}, "network", "rm", "h12-named")
 }
+
+// TestNetworkUserNamespace: with a user namespace the network namespace
+// is init's own (cloned with it, so that it owns it); it is attached after
+// the spawn all the same, publishes a port, and leaves nothing.
+func TestNetworkUserNamespace(t *testing.T) {
+	n := newNetEnv(t)
+	b := n.httpBundle("userns")
+	n.editSpec(b, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	})
+	// The namespace's root is host uid 100000: it must reach the rootfs.
+	os.Chmod(b, 0o755)
+	os.Chmod(filepath.Dir(b), 0o755)
+	for _, f := range []string{"hosts", "resolv.conf"} { // as an image has them: /etc is not the namespace root's
+		os.WriteFile(filepath.Join(b, "rootfs", "etc", f), nil, 0o644)
+	}
+	port := freePort(t)
+	id := "h12-net-userns"
+	n.mustBerth("run", "-d", "--bundle", b, "--network", "bridge", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), id)
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitFor(t, 5*time.Second, "the published port to answer", func() bool {
+		body, _ := httpGet(url)
+		return body == "hello from userns\n"
+	})
+	out, errs, code := n.berth("exec", id, "cat", "/proc/self/uid_map")
+	if code != 0 || !strings.Contains(out, "100000") {
+		t.Errorf("uid_map in the container: %q %s; want the user namespace's", out, errs)
+	}
+	n.mustBerth("delete", "--force", id)
+	n.assertNetNothingLeft(port)
+}
