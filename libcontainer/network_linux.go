@@ -26,7 +26,8 @@ import (
 func resolveNetwork(cr *creation) error {
 	opts, spec := cr.opts, cr.bundle.Spec
 	netName, publish := opts.Network, opts.Publish
-	if netName == "" && len(publish) == 0 {
+	fromConfig := netName == "" && len(publish) == 0
+	if fromConfig {
 		netName = spec.Annotations[network.AnnotationNetwork]
 		if p := spec.Annotations[network.AnnotationPublish]; p != "" {
 			publish = strings.Split(p, ",")
@@ -34,7 +35,13 @@ func resolveNetwork(cr *creation) error {
 	}
 	req, err := network.ParseRequest(netName, publish)
 	if err != nil || req == nil {
+		if err != nil && fromConfig {
+			err = fmt.Errorf("annotations %s/%s: %w", network.AnnotationNetwork, network.AnnotationPublish, err)
+		}
 		return err
+	}
+	if fromConfig && !annotationMayNetwork(spec, req) {
+		return nil
 	}
 	l := spec.Linux
 	var kept []specs.LinuxNamespace
@@ -71,6 +78,18 @@ func resolveNetwork(cr *creation) error {
 		}
 	}
 	return nil
+}
+
+// annotationMayNetwork says whether the bundle's annotations may choose
+// the network. Annotations are not the operator's: containerd passes a
+// pod's on (Kubernetes users write them), podman an image's. So they only
+// ever attach a container whose config asks for a new network namespace
+// of its own, and never to the host's: they cannot take a CRI container
+// out of its pod's namespace (which has a path) nor around a policy that
+// forbids hostNetwork, and where the config shares the host's namespace
+// (no entry) it stays shared.
+func annotationMayNetwork(spec *specs.Spec, req *network.Request) bool {
+	return req.Network != network.Host && hasNS(spec, specs.NetworkNamespace) && nsPath(spec, specs.NetworkNamespace) == ""
 }
 
 func hasMount(spec *specs.Spec, dest string) bool {

@@ -246,8 +246,8 @@ func TestNetworkHostsKeptCurrent(t *testing.T) {
 	n.assertNetNothingLeft()
 }
 
-// TestNetworkNone: --network none, and the same from the bundle's
-// annotation, give a namespace with lo only; host shares the host's.
+// TestNetworkNone: --network none gives a namespace with lo only; host
+// shares the host's.
 func TestNetworkNone(t *testing.T) {
 	e := newEnv(t)
 	// Without the spec's own network namespace: the flag makes one.
@@ -256,12 +256,6 @@ func TestNetworkNone(t *testing.T) {
 	if code != 0 || strings.TrimSpace(out) != "lo" {
 		t.Errorf("--network none: exit %d, interfaces %q; want only lo", code, out)
 	}
-	e.editSpec(b, func(s *specs.Spec) { s.Annotations = map[string]string{"org.berth.network": "none"} })
-	out, _, code = e.berth("run", "--bundle", b, "h12-net-none")
-	if code != 0 || strings.TrimSpace(out) != "lo" {
-		t.Errorf("annotation org.berth.network=none: exit %d, interfaces %q; want only lo", code, out)
-	}
-	e.editSpec(b, func(s *specs.Spec) { s.Annotations = nil })
 	out, _, code = e.berth("run", "--bundle", b, "--network", "host", "h12-net-none")
 	host, _ := os.ReadDir("/sys/class/net")
 	if code != 0 || len(strings.Fields(out)) != len(host) {
@@ -498,4 +492,49 @@ func TestNetworkUserNamespace(t *testing.T) {
 	}
 	n.mustBerth("delete", "--force", id)
 	n.assertNetNothingLeft(port)
+}
+
+// TestNetworkAnnotationsCannotWeaken: the bundle's annotations (which
+// containerd and podman pass on from pods and images) attach a container
+// that asks for a new network namespace, but never take it to the host's,
+// nor out of a namespace the config joins by path, nor into one where the
+// config shares the host's.
+func TestNetworkAnnotationsCannotWeaken(t *testing.T) {
+	n := newNetEnv(t)
+	hostNS, _ := os.Readlink("/proc/self/ns/net")
+	joined := newNetns(t)
+	var joinedNS string
+	if st, err := os.Stat(joined); err == nil {
+		joinedNS = fmt.Sprintf("net:[%d]", st.Sys().(*syscall.Stat_t).Ino)
+	}
+	annotate := func(net, publish string) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Annotations = map[string]string{"org.berth.network": net, "org.berth.publish": publish}
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		edits []func(*specs.Spec)
+		want  string // the namespace the workload must be in; "" = a new one
+	}{
+		{"host from a new namespace", []func(*specs.Spec){annotate("host", "")}, ""},
+		{"bridge out of a joined one", []func(*specs.Spec){annotate("bridge", "8080:80"), func(s *specs.Spec) { setNSPath(s, specs.NetworkNamespace, joined) }}, joinedNS},
+		{"bridge where the host's is shared", []func(*specs.Spec){annotate("bridge", ""), dropNetNS}, hostNS},
+	} {
+		b := n.bundle([]string{"readlink", "/proc/self/ns/net"}, c.edits...)
+		out, errs, code := n.berth("run", "--bundle", b, "h12-net-annot")
+		got := strings.TrimSpace(out)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", c.name, code, errs)
+		} else if c.want != "" && got != c.want || c.want == "" && got == hostNS {
+			t.Errorf("%s: workload in %s; want %q (host's is %s)", c.name, got, c.want, hostNS)
+		}
+	}
+	n.assertNetNothingLeft(8080)
+	// And where the config asks for a new namespace, they attach it.
+	b := n.bundle([]string{"ip", "-4", "-o", "addr", "show", "eth0"}, annotate("bridge", ""))
+	if out, errs, code := n.berth("run", "--bundle", b, "h12-net-annot"); code != 0 || !strings.Contains(out, n.prefix) {
+		t.Errorf("annotation org.berth.network=bridge: exit %d, %q %s; want an address in %s", code, out, errs, n.subnet)
+	}
+	n.assertNetNothingLeft()
 }
