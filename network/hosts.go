@@ -139,9 +139,15 @@ func rewriteHosts(runDir, network string) error {
 }
 
 // hostResolvConf is the host's resolv.conf without loopback name servers,
-// which the container cannot reach; docker's fallback when none is left.
+// which the container cannot reach (systemd-resolved's stub: its upstream
+// servers instead, as docker does); docker's fallback when none is left.
 func hostResolvConf() []byte {
 	data, _ := os.ReadFile("/etc/resolv.conf")
+	if bytes.Contains(data, []byte("nameserver 127.0.0.53")) {
+		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+			data = up
+		}
+	}
 	var b bytes.Buffer
 	servers := 0
 	sc := bufio.NewScanner(bytes.NewReader(data))

@@ -1,6 +1,9 @@
 package network
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParsePublish(t *testing.T) {
 	good := map[string]Publish{
@@ -40,5 +43,17 @@ func TestPrefix(t *testing.T) {
 		if _, ok := parsePrefix(bad); ok {
 			t.Errorf("parsePrefix(%q) accepted", bad)
 		}
+	}
+}
+
+func TestHostResolvConfDropsLoopback(t *testing.T) {
+	out := string(hostResolvConf())
+	for _, bad := range []string{"nameserver 127.", "nameserver ::1"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("resolv.conf for containers has a loopback server: %q", out)
+		}
+	}
+	if !strings.Contains(out, "nameserver ") {
+		t.Errorf("resolv.conf for containers has no server: %q", out)
 	}
 }
