@@ -124,11 +124,8 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
-	c.NetDevices = netDevices(b.Spec)
-	if c.Network = cr.net; cr.net != nil {
-		if err := cr.net.WriteFiles(); err != nil {
-			return p, err
-		}
+	if err := recordNetwork(c, cr); err != nil {
+		return p, err
 	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
@@ -164,15 +161,8 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:ready")
-	if err := p.moveDevicesLate(cr); err != nil {
+	if err := p.finishNetwork(cr); err != nil {
 		return p, err
-	}
-	if cr.netAdded != nil {
-		err, cr.netAdded = <-cr.netAdded, nil
-		if err != nil {
-			return p, err
-		}
-		checkpoint("create:network-added")
 	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {

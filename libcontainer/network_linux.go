@@ -115,6 +115,33 @@ func withoutNetNS(spec *specs.Spec) *specs.Spec {
 	return &s
 }
 
+// recordNetwork puts what create is about to attach into the state, before
+// it is saved, and writes the files init binds in (hosts, resolv.conf).
+func recordNetwork(c *Container, cr *creation) error {
+	c.NetDevices = netDevices(cr.bundle.Spec)
+	if c.Network = cr.net; cr.net != nil {
+		return cr.net.WriteFiles()
+	}
+	return nil
+}
+
+// finishNetwork, once init is ready, moves linux.netDevices in if the
+// parent could not earlier, and waits for ADD: the workload may start.
+func (p *InitProcess) finishNetwork(cr *creation) error {
+	if err := p.moveDevicesLate(cr); err != nil {
+		return err
+	}
+	if cr.netAdded != nil {
+		err := <-cr.netAdded
+		cr.netAdded = nil
+		if err != nil {
+			return err
+		}
+		checkpoint("create:network-added")
+	}
+	return nil
+}
+
 // setupNetwork makes the attachment's namespace, once the state records
 // it, and starts ADD (cr.netAdded delivers its result). With initPid nil
 // it makes a new namespace and hands it to init (cr.netns); otherwise it
