@@ -89,6 +89,13 @@ clients: berth
 clients-runc:
 	RUNTIME=$$(command -v runc) tests/clients/run.sh all
 
+# Kubernetes' CRI validation suite (critest) through containerd's CRI
+# plugin, with the runtime handlers runc and berth (tests/cri/README.md);
+# fails if berth fails a spec that passes with runc.
+.PHONY: cri
+cri: berth
+	tests/cri/run.sh
+
 # The integration tests again, in a qemu guest with pure cgroup v2 (this
 # host is hybrid): tests/vm/README.md.
 vm-test test-v2: berth

@@ -471,6 +471,10 @@ func (p *InitProcess) initDied() error {
 		if spec := p.Container.Config; hasMemoryLimit(spec) {
 			hint = fmt.Sprintf(" (killed: is linux.resources.memory.limit, %d bytes, too low?)", *spec.Linux.Resources.Memory.Limit)
 		}
+	} else if ok && ws.Signaled() && ws.Signal() == syscall.SIGSYS {
+		if spec := p.Container.Config; spec.Linux != nil && spec.Linux.Seccomp != nil {
+			hint = " (killed by linux.seccomp: the profile refuses a syscall berth makes before exec)"
+		}
 	}
 	return fmt.Errorf("container init exited during setup: %w%s", err, hint)
 }
