@@ -538,3 +538,39 @@ func TestNetworkAnnotationsCannotWeaken(t *testing.T) {
 	}
 	n.assertNetNothingLeft()
 }
+
+// TestNetworkDefaultMadeOnFirstUse: --network bridge with no network
+// defined makes the default one (bridge berth0, 10.213.0.0/16) in the
+// network dir; the test removes it again.
+func TestNetworkDefaultMadeOnFirstUse(t *testing.T) {
+	e := newEnv(t)
+	if _, err := os.Stat("/sys/class/net/berth0"); err == nil {
+		t.Skip("berth0 exists on this host: the default network is in use")
+	}
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skip("CNI plugins not installed")
+	}
+	cfg := t.TempDir()
+	t.Setenv("BERTH_NETWORK_DIR", cfg)
+	t.Setenv("BERTH_NETWORK_RUN_DIR", t.TempDir())
+	t.Cleanup(func() {
+		e.berth("delete", "--force", "h12-net-default")
+		e.berth("network", "rm", "bridge")
+		exec.Command("ip", "link", "del", "berth0").Run()
+	})
+	b := e.bundle([]string{"ip", "-4", "-o", "addr", "show", "eth0"})
+	out, errs, code := e.berth("run", "--bundle", b, "--network", "bridge", "h12-net-default")
+	if code != 0 || !strings.Contains(out, "inet 10.213.") {
+		t.Fatalf("run --network bridge: exit %d: %q %s; want an address in 10.213.0.0/16", code, out, errs)
+	}
+	if ls := e.mustBerth("network", "ls"); !strings.Contains(ls, "bridge") || !strings.Contains(ls, "10.213.0.0/16") || !strings.Contains(ls, "berth0") {
+		t.Errorf("network ls after first use: %q", ls)
+	}
+	if _, err := os.Stat(filepath.Join(cfg, "bridge.json")); err != nil {
+		t.Errorf("default network not written to BERTH_NETWORK_DIR: %v", err)
+	}
+	e.mustBerth("network", "rm", "bridge")
+	if _, err := os.Stat("/sys/class/net/berth0"); err == nil {
+		t.Errorf("berth0 left after network rm bridge")
+	}
+}
