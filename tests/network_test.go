@@ -531,12 +531,18 @@ func TestNetworkAnnotationsCannotWeaken(t *testing.T) {
 		}
 	}
 	n.assertNetNothingLeft(8080)
-	// And where the config asks for a new namespace, they attach it.
-	b := n.bundle([]string{"ip", "-4", "-o", "addr", "show", "eth0"}, annotate("bridge", ""))
-	if out, errs, code := n.berth("run", "--bundle", b, "h12-net-annot"); code != 0 || !strings.Contains(out, n.prefix) {
-		t.Errorf("annotation org.berth.network=bridge: exit %d, %q %s; want an address in %s", code, out, errs, n.subnet)
-	}
-	n.assertNetNothingLeft()
+	// And where the config asks for a new namespace, they attach it and
+	// publish its ports.
+	port := freePort(t)
+	b := n.httpBundle("annotated")
+	n.editSpec(b, annotate("bridge", fmt.Sprintf("127.0.0.1:%d:80,127.0.0.1:%d:81/udp", port, port)))
+	n.mustBerth("run", "-d", "--bundle", b, "h12-net-annot")
+	waitFor(t, 5*time.Second, "the port published by annotation to answer", func() bool {
+		body, _ := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		return body == "hello from annotated\n"
+	})
+	n.mustBerth("delete", "--force", "h12-net-annot")
+	n.assertNetNothingLeft(port)
 }
 
 // TestNetworkDefaultMadeOnFirstUse: --network bridge with no network
