@@ -37,6 +37,9 @@ func checkRootless(b *Bundle) error {
 	} else if rewritten {
 		b.Raw = nil // re-encoded for state.json and the plan
 	}
+	if len(s.Linux.NetDevices) > 0 {
+		return invalid("linux.netDevices: rootless mode: moving a host network device into the container needs CAP_NET_ADMIN on the host")
+	}
 	if err := checkRootlessDevices(s.Linux.Devices); err != nil {
 		return err
 	}

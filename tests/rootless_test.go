@@ -236,6 +236,10 @@ func TestRootlessRefusals(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"gid=5"}})
 		}, "gid=5"},
 		{"oom score", func(s *specs.Spec) { v := -1000; s.Process.OOMScoreAdj = &v }, "process.oomScoreAdj"},
+		{"net device", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"lo": {}}
+		}, "linux.netDevices"},
 		{"device the host lacks", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/h10-nonesuch", Type: "c", Major: 1, Minor: 3}}
 		}, "linux.devices[0] /dev/h10-nonesuch"},
