@@ -31,6 +31,7 @@ func Features() *features.Features {
 	sort.Strings(caps)
 	v2 := cgroups.IsUnified()
 	v1 := !v2
+	rdma := hostHasController("rdma")
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -39,7 +40,7 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no},
+			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no, Rdma: &rdma},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: sorted(seccomp.Actions()), Operators: sorted(seccomp.Operators()),
 				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.SupportedFlags()),
@@ -48,6 +49,8 @@ func Features() *features.Features {
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: memoryPolicyModes(), Flags: memoryPolicyFlags()},
+			NetDevices:      &features.NetDevices{Enabled: &no},
 		},
 		Annotations: map[string]string{"io.github.berth-project.berth.version": "see berth --version"},
 	}

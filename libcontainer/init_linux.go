@@ -293,6 +293,9 @@ func setProcessAttrs(spec *specs.Spec) error {
 	if err := setPersonality(spec.Linux.Personality); err != nil {
 		return err
 	}
+	if err := setMemoryPolicy(spec.Linux.MemoryPolicy); err != nil {
+		return err
+	}
 	if err := setIOPriority(proc.IOPriority); err != nil {
 		return err
 	}

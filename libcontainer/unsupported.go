@@ -1,0 +1,96 @@
+package libcontainer
+
+import (
+	"bufio"
+	"os"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-project/berth/cgroups"
+)
+
+// A runtime must never ignore a setting it cannot honour: each config field
+// berth decodes but does not carry out is refused here, naming the field,
+// rather than left to run the container without it.
+
+// validateUnsupported refuses the container-wide fields berth does not
+// implement (process fields: validateProcessUnsupported).
+func validateUnsupported(s *specs.Spec) error {
+	for i, m := range s.Mounts {
+		if err := validateMountUnsupported(i, m); err != nil {
+			return err
+		}
+	}
+	l := s.Linux
+	if l.IntelRdt != nil {
+		return invalid("linux.intelRdt is set, but berth does not support Intel RDT (resctrl)")
+	}
+	if l.MemoryPolicy != nil {
+		if err := validateMemoryPolicy(l.MemoryPolicy); err != nil {
+			return err
+		}
+	}
+	if len(l.NetDevices) > 0 {
+		return invalid("linux.netDevices is set, but berth does not move network devices into the container")
+	}
+	if l.MountLabel != "" && !selinuxEnabled() {
+		return invalid("linux.mountLabel is set, but SELinux is disabled or not supported on this host")
+	}
+	if p := l.Personality; p != nil && len(p.Flags) > 0 {
+		return invalid("linux.personality.flags %v: berth does not support personality flags", p.Flags)
+	}
+	return validateResourcesUnsupported(l.Resources)
+}
+
+// validateMountUnsupported refuses idmapped mounts until berth makes them.
+func validateMountUnsupported(i int, m specs.Mount) error {
+	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
+		return invalid("mounts[%d] (%s): uidMappings/gidMappings (idmapped mounts) are not supported by berth", i, m.Destination)
+	}
+	for _, o := range m.Options {
+		if o == "idmap" || o == "ridmap" || strings.HasPrefix(o, "idmap=") || strings.HasPrefix(o, "ridmap=") {
+			return invalid("mounts[%d] (%s): option %q (idmapped mounts) is not supported by berth", i, m.Destination, o)
+		}
+	}
+	return nil
+}
+
+func validateResourcesUnsupported(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	if n := r.Network; n != nil && (n.ClassID != nil || len(n.Priorities) > 0) && cgroups.IsUnified() {
+		return invalid("linux.resources.network is set, but cgroup v2 has no net_cls/net_prio controllers")
+	}
+	if len(r.Rdma) > 0 && !hostHasController("rdma") {
+		return invalid("linux.resources.rdma is set, but this host's kernel has no rdma cgroup controller")
+	}
+	return nil
+}
+
+// validateProcessUnsupported refuses the process fields berth does not
+// implement (for run and exec).
+func validateProcessUnsupported(p *specs.Process) error {
+	if a := p.ExecCPUAffinity; a != nil && (a.Initial != "" || a.Final != "") {
+		return invalid("process.execCPUAffinity is set, but berth does not support it")
+	}
+	return nil
+}
+
+// hostHasController reports whether the kernel has cgroup controller name
+// (/proc/cgroups lists every controller built in, mounted or not).
+func hostHasController(name string) bool {
+	f, err := os.Open("/proc/cgroups")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fs := strings.Fields(sc.Text()); len(fs) > 0 && fs[0] == name {
+			return true
+		}
+	}
+	return false
+}

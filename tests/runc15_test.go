@@ -1,0 +1,146 @@
+package tests
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestRunc15RefusesUnimplemented: a setting berth cannot honour is refused
+// with one line naming the field, never ignored (the container would run
+// without it), and nothing is left behind.
+func TestRunc15RefusesUnimplemented(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name string
+		want []string
+		edit func(*specs.Spec)
+	}{
+		{"mount-uidmappings", []string{"mounts[", "uidMappings"}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}},
+				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}})
+		}},
+		{"mount-idmap-option", []string{"mounts[", `"idmap"`}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}})
+		}},
+		{"mount-ridmap-option", []string{"mounts[", `"ridmap"`}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ridmap"}})
+		}},
+		{"intelrdt", []string{"linux.intelRdt"}, func(s *specs.Spec) {
+			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "h13"}
+		}},
+		{"netdevices", []string{"linux.netDevices"}, func(s *specs.Spec) {
+			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"h13dummy0": {}}
+		}},
+		{"mountlabel", []string{"linux.mountLabel"}, func(s *specs.Spec) {
+			s.Linux.MountLabel = "system_u:object_r:container_file_t:s0"
+		}},
+		{"personality-flags", []string{"linux.personality.flags"}, func(s *specs.Spec) {
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux, Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE"}}
+		}},
+		{"rdma", []string{"linux.resources.rdma"}, func(s *specs.Spec) {
+			if hostHasCgroupController("rdma") {
+				t.Skip("host has an rdma controller")
+			}
+			one := uint32(1)
+			if s.Linux.Resources == nil {
+				s.Linux.Resources = &specs.LinuxResources{}
+			}
+			s.Linux.Resources.Rdma = map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: &one}}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := e.bundle([]string{"true"}, c.edit)
+			id := "h13-refuse-" + c.name
+			e.expectRefused(c.want, "run", "--bundle", b, id)
+			e.assertNothingLeft(id, id, b)
+		})
+	}
+}
+
+func hostHasCgroupController(name string) bool {
+	data, _ := os.ReadFile("/proc/cgroups")
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+			return true
+		}
+	}
+	return false
+}
+
+// TestRunc15MemoryPolicy: linux.memoryPolicy reaches the workload (its
+// task policy, as /proc/self/numa_maps shows it), for run and exec.
+func TestRunc15MemoryPolicy(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, want string
+		p          specs.LinuxMemoryPolicy
+	}{
+		{"bind", " bind:0 ", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0"}},
+		{"interleave", " interleave:0 ", specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0"}},
+		{"bind-static", " bind=static:0 ", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}},
+		{"preferred", " prefer:0 ", specs.LinuxMemoryPolicy{Mode: specs.MpolPreferred, Nodes: "0"}},
+		{"local", " local ", specs.LinuxMemoryPolicy{Mode: specs.MpolLocal}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := e.bundle([]string{"head", "-1", "/proc/self/numa_maps"}, func(s *specs.Spec) { s.Linux.MemoryPolicy = &c.p })
+			out, code := e.run("h13-mpol-"+c.name, b)
+			if code != 0 || !strings.Contains(out, c.want) {
+				t.Errorf("numa_maps %q (exit %d); want %q", out, code, c.want)
+			}
+		})
+	}
+	t.Run("exec", func(t *testing.T) {
+		b := e.bundle([]string{"sleep", "60"}, func(s *specs.Spec) {
+			s.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolInterleave, Nodes: "0"}
+		})
+		e.mustBerth("run", "-d", "--bundle", b, "h13-mpol-exec")
+		out := e.mustBerth("exec", "h13-mpol-exec", "head", "-1", "/proc/self/numa_maps")
+		if !strings.Contains(out, " interleave:0 ") {
+			t.Errorf("exec numa_maps %q; want interleave:0", out)
+		}
+		e.mustBerth("delete", "-f", "h13-mpol-exec")
+	})
+	t.Run("default-unset", func(t *testing.T) {
+		b := e.bundle([]string{"head", "-1", "/proc/self/numa_maps"})
+		if out, code := e.run("h13-mpol-none", b); code != 0 || !strings.Contains(out, " default ") {
+			t.Errorf("numa_maps %q (exit %d); want default", out, code)
+		}
+	})
+}
+
+// TestRunc15MemoryPolicyRefused: bad modes, flags and nodes are refused
+// with one line naming linux.memoryPolicy, and leave nothing behind.
+func TestRunc15MemoryPolicyRefused(t *testing.T) {
+	e := newEnv(t)
+	flags := func(f ...specs.MemoryPolicyFlagType) []specs.MemoryPolicyFlagType { return f }
+	cases := []struct {
+		name string
+		want string
+		p    specs.LinuxMemoryPolicy
+	}{
+		{"mode", "linux.memoryPolicy.mode", specs.LinuxMemoryPolicy{Mode: "MPOL_FOO", Nodes: "0"}},
+		{"flag", "linux.memoryPolicy.flags", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: flags("MPOL_F_BAR")}},
+		{"static-relative", "linux.memoryPolicy.flags", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0",
+			Flags: flags(specs.MpolFStaticNodes, specs.MpolFRelativeNodes)}},
+		{"syntax", "linux.memoryPolicy.nodes", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0-x"}},
+		{"range", "linux.memoryPolicy.nodes", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "5000"}},
+		{"no-nodes", "linux.memoryPolicy.nodes", specs.LinuxMemoryPolicy{Mode: specs.MpolBind}},
+		{"default-nodes", "linux.memoryPolicy", specs.LinuxMemoryPolicy{Mode: specs.MpolDefault, Nodes: "0"}},
+		// Node 63 is in range but not on this host: the kernel refuses it.
+		{"absent-node", "linux.memoryPolicy", specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "63"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			b := e.bundle([]string{"true"}, func(s *specs.Spec) { s.Linux.MemoryPolicy = &c.p })
+			id := "h13-mpolbad-" + c.name
+			e.expectRefused([]string{c.want}, "run", "--bundle", b, id)
+			e.assertNothingLeft(id, id, b)
+		})
+	}
+}
