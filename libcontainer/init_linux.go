@@ -94,11 +94,18 @@ func initProcess(s *syncSocket) error {
 			return fmt.Errorf("become the user namespace's root: %w", err)
 		}
 	}
+	if err := setInitialCPUAffinity(plan.Spec.Process); err != nil {
+		closeFDs(cgFDs)
+		return err
+	}
 	if plan.Exec {
 		// nsenter has joined every namespace of the container, and we
 		// started in its cgroup (v2) or join it now (v1): only the process
 		// is left. A container without a mount namespace has only its chroot.
 		if err := joinCgroup(cgFDs, plan.JoinTasks); err != nil {
+			return err
+		}
+		if err := setFinalCPUAffinity(plan.Spec.Process); err != nil {
 			return err
 		}
 		if !hasNS(plan.Spec, specs.MountNamespace) {
@@ -166,6 +173,9 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	// the container (a container runs under a 1 MiB memory limit). On v2
 	// the parent's attach overlapped the mounts above.
 	if err := enterCgroup(s, plan, cgFDs); err != nil {
+		return err
+	}
+	if err := setFinalCPUAffinity(spec.Process); err != nil {
 		return err
 	}
 	// Hooks that need the container's mounts but not yet its root: the

@@ -90,43 +90,52 @@ func parseMemoryPolicy(p *specs.LinuxMemoryPolicy) (*memoryPolicy, error) {
 // parseNodeList sets the bits of a list like "0-1,3" in mask and returns
 // how many nodes it names.
 func parseNodeList(s string, mask []uint64) (int, error) {
+	count := 0
+	err := parseIDList(s, maxNUMANodes, "node", func(i uint) {
+		if mask[i/64]&(1<<(i%64)) == 0 {
+			count++
+		}
+		mask[i/64] |= 1 << (i % 64)
+	})
+	return count, err
+}
+
+// parseIDList parses a kernel list like "0-1,3" (NUMA nodes, CPUs) of
+// numbers below max, calling set for each.
+func parseIDList(s string, max uint, what string, set func(uint)) error {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return 0, nil
+		return nil
 	}
-	count := 0
 	for _, part := range strings.Split(s, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(part), "-")
-		a, err := parseNode(lo)
+		a, err := parseListID(lo, max, what)
 		if err != nil {
-			return 0, err
+			return err
 		}
 		b := a
 		if isRange {
-			if b, err = parseNode(hi); err != nil {
-				return 0, err
+			if b, err = parseListID(hi, max, what); err != nil {
+				return err
 			}
 			if b < a {
-				return 0, fmt.Errorf("range %q runs backwards", part)
+				return fmt.Errorf("range %q runs backwards", part)
 			}
 		}
 		for i := a; i <= b; i++ {
-			if mask[i/64]&(1<<(i%64)) == 0 {
-				count++
-			}
-			mask[i/64] |= 1 << (i % 64)
+			set(i)
 		}
 	}
-	return count, nil
+	return nil
 }
 
-func parseNode(s string) (uint, error) {
+func parseListID(s string, max uint, what string) (uint, error) {
 	v, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {
-		return 0, fmt.Errorf("%q is not a node number", s)
+		return 0, fmt.Errorf("%q is not a %s number", s, what)
 	}
-	if v >= maxNUMANodes {
-		return 0, fmt.Errorf("node %d is out of range (0-%d)", v, maxNUMANodes-1)
+	if v >= uint64(max) {
+		return 0, fmt.Errorf("%s %d is out of range (0-%d)", what, v, max-1)
 	}
 	return uint(v), nil
 }

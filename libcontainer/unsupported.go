@@ -72,10 +72,7 @@ func validateResourcesUnsupported(r *specs.LinuxResources) error {
 // validateProcessUnsupported refuses the process fields berth does not
 // implement (for run and exec).
 func validateProcessUnsupported(p *specs.Process) error {
-	if a := p.ExecCPUAffinity; a != nil && (a.Initial != "" || a.Final != "") {
-		return invalid("process.execCPUAffinity is set, but berth does not support it")
-	}
-	return nil
+	return validateCPUAffinity(p.ExecCPUAffinity)
 }
 
 // hostHasController reports whether the kernel has cgroup controller name

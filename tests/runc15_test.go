@@ -1,7 +1,11 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -143,4 +147,60 @@ func TestRunc15MemoryPolicyRefused(t *testing.T) {
 			e.assertNothingLeft(id, id, b)
 		})
 	}
+}
+
+// pinnedCpusAllowed runs berth pinned to CPU 0 (as `taskset -c 0 berth ...`) and
+// returns the Cpus_allowed_list line the workload printed.
+func (e *env) pinnedCpusAllowed(args ...string) string {
+	e.t.Helper()
+	e.noteID(args)
+	cmd := exec.Command("taskset", append([]string{"-c", "0", berthBinary, "--root", e.root}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("taskset -c 0 berth %v: %v: %s", args, err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Cpus_allowed_list:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "Cpus_allowed_list:"))
+		}
+	}
+	e.t.Fatalf("no Cpus_allowed_list in %q", out)
+	return ""
+}
+
+// TestRunc15CPUAffinity: the workload does not inherit the caller's CPU
+// pinning (its affinity is reset to the container's cpuset, as runc 1.5
+// does), and process.execCPUAffinity.final is applied, for run and exec.
+func TestRunc15CPUAffinity(t *testing.T) {
+	if runtime.NumCPU() < 2 {
+		t.Skip("needs 2 CPUs")
+	}
+	e := newEnv(t)
+	all := "0-" + itoa(runtime.NumCPU()-1)
+	status := []string{"grep", "Cpus_allowed_list", "/proc/self/status"}
+	b := e.bundle(status)
+	if got := e.pinnedCpusAllowed("run", "--bundle", b, "h13-aff-run"); got != all {
+		t.Errorf("run under taskset -c 0: workload Cpus_allowed_list %q, want %q (the caller's pinning leaked)", got, all)
+	}
+	b = e.bundle(status, func(s *specs.Spec) {
+		s.Process.ExecCPUAffinity = &specs.CPUAffinity{Initial: "0", Final: "1"}
+	})
+	if got := e.pinnedCpusAllowed("run", "--bundle", b, "h13-aff-final"); got != "1" {
+		t.Errorf("run with execCPUAffinity.final 1: Cpus_allowed_list %q", got)
+	}
+	b = e.bundle([]string{"sleep", "60"})
+	e.mustBerth("run", "-d", "--bundle", b, "h13-aff-exec")
+	if got := e.pinnedCpusAllowed(append([]string{"exec", "h13-aff-exec"}, status...)...); got != all {
+		t.Errorf("exec under taskset -c 0: Cpus_allowed_list %q, want %q", got, all)
+	}
+	proc := filepath.Join(t.TempDir(), "process.json")
+	data, _ := json.Marshal(specs.Process{Args: status, Cwd: "/", ExecCPUAffinity: &specs.CPUAffinity{Initial: "1", Final: "0"}})
+	os.WriteFile(proc, data, 0o644)
+	if got := e.pinnedCpusAllowed("exec", "--process", proc, "h13-aff-exec"); got != "0" {
+		t.Errorf("exec with execCPUAffinity.final 0: Cpus_allowed_list %q", got)
+	}
+	e.mustBerth("delete", "-f", "h13-aff-exec")
+	b = e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0-x"} })
+	e.expectRefused([]string{"process.execCPUAffinity.final"}, "run", "--bundle", b, "h13-aff-bad")
+	e.assertNothingLeft("h13-aff-bad", "h13-aff-bad", b)
 }
