@@ -26,6 +26,7 @@ type CreateOpts struct {
 	Root, ID, Bundle string
 	PidFile          string
 	ConsoleSocket    string
+	PidfdSocket      string // --pidfd-socket: receives a pidfd of init (pidfd_linux.go)
 	NoPivot          bool
 	NoNewKeyring     bool
 	PreserveFDs      int
@@ -65,6 +66,13 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}
 	if cr.listener != nil {
 		defer cr.listener.Close()
+	}
+	pidfdSock, err := dialPidfdSocket(opts.PidfdSocket)
+	if err != nil {
+		return nil, err
+	}
+	if pidfdSock != nil {
+		defer pidfdSock.Close()
 	}
 	cr.netns = startNetNS(&cr.ns)
 	c, err := createDir(opts.Root, opts.ID)
@@ -149,6 +157,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err
 		}
+	}
+	if err := sendPidfd(pidfdSock, c.InitPID, pidfdInit); err != nil {
+		return p, err
 	}
 	c.Creating = false
 	if err := c.save(); err != nil {

@@ -2,14 +2,19 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestRunc15RefusesUnimplemented: a setting berth cannot honour is refused
@@ -203,4 +208,102 @@ func TestRunc15CPUAffinity(t *testing.T) {
 	b = e.bundle([]string{"true"}, func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{Final: "0-x"} })
 	e.expectRefused([]string{"process.execCPUAffinity.final"}, "run", "--bundle", b, "h13-aff-bad")
 	e.assertNothingLeft("h13-aff-bad", "h13-aff-bad", b)
+}
+
+// pidfdListener listens on a unix socket in a temp dir and returns its path
+// and a channel with what the first connection sent: the message and the
+// Pid: line of the received fd's fdinfo, checked to be a live pidfd.
+type pidfdMsg struct {
+	kind, pid string
+	err       error
+}
+
+func pidfdListener(t *testing.T) (string, <-chan pidfdMsg) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pidfd.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	ch := make(chan pidfdMsg, 1)
+	go func() {
+		ch <- recvPidfd(l)
+	}()
+	return path, ch
+}
+
+func recvPidfd(l net.Listener) pidfdMsg {
+	conn, err := l.Accept()
+	if err != nil {
+		return pidfdMsg{err: err}
+	}
+	defer conn.Close()
+	buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := conn.(*net.UnixConn).ReadMsgUnix(buf, oob)
+	if err != nil {
+		return pidfdMsg{err: err}
+	}
+	scms, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(scms) != 1 {
+		return pidfdMsg{err: fmt.Errorf("control messages %v: %v", scms, err)}
+	}
+	fds, err := unix.ParseUnixRights(&scms[0])
+	if err != nil || len(fds) != 1 {
+		return pidfdMsg{err: fmt.Errorf("fds %v: %v", fds, err)}
+	}
+	defer unix.Close(fds[0])
+	if _, _, e := unix.Syscall6(unix.SYS_PIDFD_SEND_SIGNAL, uintptr(fds[0]), 0, 0, 0, 0, 0); e != 0 {
+		return pidfdMsg{err: fmt.Errorf("pidfd_send_signal 0: %v", e)}
+	}
+	info, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(fds[0]))
+	if err != nil {
+		return pidfdMsg{err: err}
+	}
+	m := pidfdMsg{kind: string(buf[:n])}
+	for _, line := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+			m.pid = strings.TrimSpace(v)
+		}
+	}
+	return m
+}
+
+func wantPidfd(t *testing.T, ch <-chan pidfdMsg, kind string, pid int) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		if m.err != nil || m.kind != kind || m.pid != itoa(pid) {
+			t.Errorf("pidfd socket got %+v; want kind %q and a pidfd of %d", m, kind, pid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("nothing arrived on the pidfd socket")
+	}
+}
+
+// TestRunc15PidfdSocket: --pidfd-socket on create, run and exec sends a
+// pidfd of the workload (runc's message: "standard" or "setns").
+func TestRunc15PidfdSocket(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sleep", "60"})
+	sock, ch := pidfdListener(t)
+	e.mustBerth("create", "--bundle", b, "--pidfd-socket", sock, "h13-pidfd-c")
+	wantPidfd(t, ch, "standard", int(e.state("h13-pidfd-c")["pid"].(float64)))
+	e.mustBerth("delete", "-f", "h13-pidfd-c")
+
+	sock, ch = pidfdListener(t)
+	e.mustBerth("run", "-d", "--bundle", b, "--pidfd-socket", sock, "h13-pidfd-r")
+	wantPidfd(t, ch, "standard", int(e.state("h13-pidfd-r")["pid"].(float64)))
+
+	sock, ch = pidfdListener(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	e.mustBerth("exec", "-d", "--pid-file", pidFile, "--pidfd-socket", sock, "h13-pidfd-r", "sleep", "30")
+	pid, _ := strconv.Atoi(readTrim(t, pidFile))
+	wantPidfd(t, ch, "setns", pid)
+	e.mustBerth("delete", "-f", "h13-pidfd-r")
+
+	// A socket nobody listens on: refused, nothing left behind.
+	bad := filepath.Join(t.TempDir(), "none.sock")
+	e.expectRefused([]string{"--pidfd-socket"}, "run", "-d", "--bundle", b, "--pidfd-socket", bad, "h13-pidfd-bad")
+	e.assertNothingLeft("h13-pidfd-bad", "h13-pidfd-bad", b)
 }
