@@ -261,7 +261,14 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		defer r.f.Close()
 		named[fdNetNS] = r.f
 	}
-	var err error
+	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path)
+	if err != nil {
+		return err
+	}
+	defer closeFileMap(idmapped) // init has its own copies after the spawn
+	for k, f := range idmapped {
+		named[k] = f
+	}
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 		cgroup: cr.unified,

@@ -48,7 +48,7 @@ func Features() *features.Features {
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 			MemoryPolicy:    &features.MemoryPolicy{Modes: memoryPolicyModes(), Flags: memoryPolicyFlags()},
 			NetDevices:      &features.NetDevices{Enabled: &no},
 		},

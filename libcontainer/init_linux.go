@@ -22,6 +22,9 @@ import (
 // reports the error to the parent and exits 1. It never touches state.json
 // and never logs; the parent prints the one error the user sees.
 func Init() {
+	if os.Getenv(holdUserNSEnv) == "1" {
+		holdUserNS() // never returns
+	}
 	// Capabilities and the exec below are per thread: stay on this one.
 	runtime.LockOSThread()
 	// Non-dumpable until execve: no process of the container can ptrace
@@ -165,7 +168,12 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	}
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
-	r, err := rootfs.Prepare(rootfsConfig(plan))
+	cfg := rootfsConfig(plan)
+	var err error
+	if cfg.Idmapped, err = idmappedFromParent(spec.Mounts); err != nil {
+		return err
+	}
+	r, err := rootfs.Prepare(cfg)
 	if err != nil {
 		return err
 	}

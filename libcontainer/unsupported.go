@@ -2,12 +2,14 @@ package libcontainer
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-project/berth/cgroups"
+	"github.com/berth-project/berth/rootfs"
 )
 
 // A runtime must never ignore a setting it cannot honour: each config field
@@ -18,7 +20,7 @@ import (
 // implement (process fields: validateProcessUnsupported).
 func validateUnsupported(s *specs.Spec) error {
 	for i, m := range s.Mounts {
-		if err := validateMountUnsupported(i, m); err != nil {
+		if err := validateMountIdmap(s, i, m); err != nil {
 			return err
 		}
 	}
@@ -43,17 +45,37 @@ func validateUnsupported(s *specs.Spec) error {
 	return validateResourcesUnsupported(l.Resources)
 }
 
-// validateMountUnsupported refuses idmapped mounts until berth makes them.
-func validateMountUnsupported(i int, m specs.Mount) error {
-	if len(m.UIDMappings) > 0 || len(m.GIDMappings) > 0 {
-		return invalid("mounts[%d] (%s): uidMappings/gidMappings (idmapped mounts) are not supported by berth", i, m.Destination)
+// validateMountIdmap checks an idmapped mount (rootfs/idmap_linux.go):
+// a bind mount, with both maps or neither (then the container's user
+// namespace gives them).
+func validateMountIdmap(s *specs.Spec, i int, m specs.Mount) error {
+	idmapped, _ := rootfs.Idmapped(m)
+	if !idmapped {
+		return nil
 	}
-	for _, o := range m.Options {
-		if o == "idmap" || o == "ridmap" || strings.HasPrefix(o, "idmap=") || strings.HasPrefix(o, "ridmap=") {
-			return invalid("mounts[%d] (%s): option %q (idmapped mounts) is not supported by berth", i, m.Destination, o)
+	field := fmt.Sprintf("mounts[%d]", i)
+	if (len(m.UIDMappings) == 0) != (len(m.GIDMappings) == 0) {
+		return invalid("%s (%s): an idmapped mount needs both uidMappings and gidMappings", field, m.Destination)
+	}
+	if m.Type != "bind" && !hasOption(m.Options, "bind") && !hasOption(m.Options, "rbind") {
+		return invalid("%s (%s): only bind mounts can be idmapped, not type %q", field, m.Destination, m.Type)
+	}
+	if len(m.UIDMappings) == 0 && !hasNS(s, specs.UserNamespace) {
+		return invalid("%s (%s): option idmap/ridmap without uidMappings/gidMappings needs a user namespace to take them from", field, m.Destination)
+	}
+	if err := validateIDMappings(field+".uidMappings", m.UIDMappings); err != nil {
+		return err
+	}
+	return validateIDMappings(field+".gidMappings", m.GIDMappings)
+}
+
+func hasOption(opts []string, o string) bool {
+	for _, x := range opts {
+		if x == o {
+			return true
 		}
 	}
-	return nil
+	return false
 }
 
 func validateResourcesUnsupported(r *specs.LinuxResources) error {
