@@ -27,16 +27,22 @@ func TestRunc15RefusesUnimplemented(t *testing.T) {
 		want []string
 		edit func(*specs.Spec)
 	}{
-		{"mount-uidmappings", []string{"mounts[", "uidMappings"}, func(s *specs.Spec) {
+		{"idmap-uid-only", []string{"mounts[", "gidMappings"}, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}})
+		}},
+		{"idmap-not-bind", []string{"mounts[", "bind"}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "tmpfs", Source: "tmpfs", Options: []string{"idmap"},
 				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}},
 				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}})
 		}},
-		{"mount-idmap-option", []string{"mounts[", `"idmap"`}, func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind", "idmap"}})
-		}},
-		{"mount-ridmap-option", []string{"mounts[", `"ridmap"`}, func(s *specs.Spec) {
+		{"idmap-no-mapping", []string{"mounts[", "idmap", "user namespace"}, func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"rbind", "ridmap"}})
+		}},
+		{"idmap-bad-mapping", []string{"mounts[", "uidMappings[0]: size is 0"}, func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/tmp", Options: []string{"bind"},
+				UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000}},
+				GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1}}})
 		}},
 		{"intelrdt", []string{"linux.intelRdt"}, func(s *specs.Spec) {
 			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "h13"}
