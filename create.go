@@ -16,6 +16,8 @@ var bundleFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use a move mount and chroot instead of pivot_root (less secure)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio (3, 4, ...) to the container"},
+	&cli.StringFlag{Name: "network", Usage: "none, host, bridge or a network's name (berth network ls); unset: the config decides"},
+	&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "publish a port: [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (repeatable)"},
 	&cli.StringFlag{Name: "image", Usage: "make the bundle from this pulled image; arguments after the ID replace its Cmd"},
 }
 
@@ -25,6 +27,7 @@ func createOpts(c *cli.Context, id string) libcontainer.CreateOpts {
 		PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PidfdSocket: c.String("pidfd-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
 		PreserveFDs: c.Int("preserve-fds"), ListenFDs: listenFDs(),
+		Network: c.String("network"), Publish: c.StringSlice("publish"),
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
 	"github.com/berth-project/berth/internal/logs"
+	"github.com/berth-project/berth/network"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -40,6 +41,10 @@ type CreateOpts struct {
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
+	// Network and Publish are --network and --publish (network/): empty,
+	// the config's namespaces decide.
+	Network string
+	Publish []string
 }
 
 // InitProcess is a container whose init is set up and waiting for start.
@@ -91,9 +96,12 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
-	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
+	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == "" && cr.net == nil}
 	defer func() {
 		if err != nil {
+			if cr.netAdded != nil {
+				<-cr.netAdded // never tear down under an ADD still at work
+			}
 			closeNetNS(cr.netns)
 			p.notify.Close()
 			p.abort(cr.cg)
@@ -124,10 +132,18 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
+	if err := recordNetwork(c, cr); err != nil {
+		return p, err
+	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
 	if err := c.save(); err != nil {
 		return p, err
+	}
+	if cr.net != nil && !cr.netLate {
+		if err := setupNetwork(cr, nil); err != nil {
+			return p, err
+		}
 	}
 	// On a hybrid host init starts in its unified-hierarchy cgroup, which
 	// has no controllers; the v1 hierarchies it joins itself (launch). The
@@ -153,6 +169,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:ready")
+	if err := p.finishNetwork(cr); err != nil {
+		return p, err
+	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err
@@ -180,8 +199,16 @@ type creation struct {
 	filter   *seccomp.Program
 	listener *os.File // the seccomp agent's socket, when the profile notifies
 	cg       *cgroups.Manager
-	unified  *os.File         // the hybrid host's unified cgroup to start init in, or nil
-	netns    chan netnsResult // the network namespace made for init (netns_linux.go), or nil
+	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
+	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
+	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
+	// netLate: init's user namespace must own the network namespace, so
+	// clone makes it and the attachment follows the spawn.
+	netLate  bool
+	netAdded chan error // ADD at work (network_linux.go), until Create waits for it
+	// devicesMoved: linux.netDevices went into the namespace made here
+	// (otherwise they go once init is in its own, netdev_linux.go).
+	devicesMoved bool
 	// notifyHost is systemd's NOTIFY_SOCKET: the container gets its own
 	// (notify_linux.go).
 	notifyHost string
@@ -212,6 +239,9 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	cr := &creation{opts: opts, bundle: b}
+	if err := resolveNetwork(cr); err != nil {
+		return nil, err
+	}
 	if cr.notifyHost = hostNotifySocket(); cr.notifyHost != "" && b.Spec.Process != nil {
 		root, err := filepath.Abs(opts.Root)
 		if err != nil {
@@ -220,7 +250,14 @@ func resolve(opts CreateOpts) (*creation, error) {
 		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
 		b.Raw = nil
 	}
-	if cr.ns, err = planNamespaces(b.Spec); err != nil {
+	planned := b.Spec
+	if cr.net != nil && !cr.netLate {
+		planned = withoutNetNS(b.Spec) // made by the parent (network_linux.go)
+	}
+	if cr.ns, err = planNamespaces(planned); err != nil {
+		return nil, err
+	}
+	if err := checkNetDevices(b.Spec); err != nil {
 		return nil, err
 	}
 	l := b.Spec.Linux
@@ -260,6 +297,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		defer r.f.Close()
 		named[fdNetNS] = r.f
+		// Into the namespace before init can see it (netdev_linux.go).
+		if err := network.MoveDevices(c.NetDevices, r.f); err != nil {
+			return err
+		}
+		cr.devicesMoved = true
 	}
 	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path)
 	if err != nil {
@@ -276,6 +318,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		return err
 	}
 	checkpoint("create:spawned")
+	if cr.net != nil && cr.netLate {
+		if err := setupNetwork(cr, &c.InitPID); err != nil {
+			return err
+		}
+	}
 	if err := chownForJoinedUserNS(fifo, spec, c.InitPID); err != nil {
 		return err
 	}
@@ -455,7 +502,11 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	if p.sock != nil {
 		p.sock.Close()
 	}
+	p.Container.returnDevices()
 	p.kill()
+	if err := p.Container.detachNetwork(); err != nil {
+		logs.Warn(err)
+	}
 	cg.Destroy()
 	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
 		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // a container sharing our mount table

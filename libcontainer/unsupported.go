@@ -33,9 +33,6 @@ func validateUnsupported(s *specs.Spec) error {
 			return err
 		}
 	}
-	if len(l.NetDevices) > 0 {
-		return invalid("linux.netDevices is set, but berth does not move network devices into the container")
-	}
 	if l.MountLabel != "" && !selinuxEnabled() {
 		return invalid("linux.mountLabel is set, but SELinux is disabled or not supported on this host")
 	}

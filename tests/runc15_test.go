@@ -47,9 +47,6 @@ func TestRunc15RefusesUnimplemented(t *testing.T) {
 		{"intelrdt", []string{"linux.intelRdt"}, func(s *specs.Spec) {
 			s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "h13"}
 		}},
-		{"netdevices", []string{"linux.netDevices"}, func(s *specs.Spec) {
-			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"h13dummy0": {}}
-		}},
 		{"mountlabel", []string{"linux.mountLabel"}, func(s *specs.Spec) {
 			s.Linux.MountLabel = "system_u:object_r:container_file_t:s0"
 		}},
