@@ -165,3 +165,49 @@ func TestRunc15IdmapFDsClosed(t *testing.T) {
 	}
 	e.mustBerth("delete", "-f", "h13-idmap-fds")
 }
+
+// TestRunc15IdmapJoined: the detached mounts reach init through nsenter
+// too (a joined network namespace), and "idmap" in a container that joins
+// another's user namespace takes that namespace's mapping.
+func TestRunc15IdmapJoined(t *testing.T) {
+	e := newEnv(t)
+	src := ownedDir(t, 0)
+	userns := func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = idmap(0, 100000, 65536), idmap(0, 100000, 65536)
+	}
+	reach := func(b string) {
+		for _, d := range []string{b, filepath.Dir(b), filepath.Dir(src), filepath.Dir(filepath.Dir(src))} {
+			os.Chmod(d, 0o755)
+		}
+		os.Mkdir(filepath.Join(b, "rootfs", "mnt"), 0o755)
+	}
+	mount := func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"bind", "idmap"}})
+	}
+	b := e.bundle([]string{"sh", "-c", "touch /mnt/viansenter && stat -c %u /mnt"}, userns, mount,
+		func(s *specs.Spec) { setNSPath(s, specs.NetworkNamespace, newNetns(t)) })
+	reach(b)
+	if out, code := e.run("h13-idmap-nsenter", b); code != 0 || strings.TrimSpace(out) != "0" {
+		t.Errorf("through nsenter: workload saw %q (exit %d); want 0", out, code)
+	}
+	if got := hostOwner(t, filepath.Join(src, "viansenter")); got != "0:0" {
+		t.Errorf("through nsenter: file is %s on the host, want 0:0", got)
+	}
+
+	holder := e.bundle([]string{"sleep", "60"}, userns)
+	reach(holder)
+	e.mustBerth("run", "-d", "--bundle", holder, "h13-idmap-holder")
+	pid := int(e.state("h13-idmap-holder")["pid"].(float64))
+	b = e.bundle([]string{"sh", "-c", "touch /mnt/joined && stat -c %u /mnt"}, mount, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: "/proc/" + itoa(pid) + "/ns/user"})
+	})
+	reach(b)
+	if out, code := e.run("h13-idmap-joined", b); code != 0 || strings.TrimSpace(out) != "0" {
+		t.Errorf("joined user namespace: workload saw %q (exit %d); want 0", out, code)
+	}
+	if got := hostOwner(t, filepath.Join(src, "joined")); got != "0:0" {
+		t.Errorf("joined user namespace: file is %s on the host, want 0:0", got)
+	}
+	e.mustBerth("delete", "-f", "h13-idmap-holder")
+}

@@ -310,3 +310,44 @@ func TestRunc15PidfdSocket(t *testing.T) {
 	e.expectRefused([]string{"--pidfd-socket"}, "run", "-d", "--bundle", b, "--pidfd-socket", bad, "h13-pidfd-bad")
 	e.assertNothingLeft("h13-pidfd-bad", "h13-pidfd-bad", b)
 }
+
+// TestRunc15Features: `berth features` reports what works: idmapped
+// mounts, the memory policy modes and flags, the idmap mount options, and
+// rdma exactly when the host has the controller.
+func TestRunc15Features(t *testing.T) {
+	e := newEnv(t)
+	var f struct {
+		MountOptions []string `json:"mountOptions"`
+		Linux        struct {
+			Cgroup struct {
+				Rdma *bool `json:"rdma"`
+			} `json:"cgroup"`
+			MemoryPolicy struct {
+				Modes []string `json:"modes"`
+				Flags []string `json:"flags"`
+			} `json:"memoryPolicy"`
+			MountExtensions struct {
+				IDMap struct {
+					Enabled *bool `json:"enabled"`
+				} `json:"idmap"`
+			} `json:"mountExtensions"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal([]byte(e.mustBerth("features")), &f); err != nil {
+		t.Fatal(err)
+	}
+	l := f.Linux
+	if l.MountExtensions.IDMap.Enabled == nil || !*l.MountExtensions.IDMap.Enabled {
+		t.Errorf("linux.mountExtensions.idmap.enabled is not true")
+	}
+	if len(l.MemoryPolicy.Modes) != 7 || len(l.MemoryPolicy.Flags) != 3 {
+		t.Errorf("memoryPolicy: modes %v flags %v; want the 7 modes and 3 flags", l.MemoryPolicy.Modes, l.MemoryPolicy.Flags)
+	}
+	opts := strings.Join(f.MountOptions, " ")
+	if !strings.Contains(" "+opts+" ", " idmap ") || !strings.Contains(" "+opts+" ", " ridmap ") {
+		t.Errorf("mountOptions lack idmap/ridmap: %s", opts)
+	}
+	if l.Cgroup.Rdma == nil || *l.Cgroup.Rdma != hostHasCgroupController("rdma") {
+		t.Errorf("linux.cgroup.rdma %v; the host has the controller: %v", l.Cgroup.Rdma, hostHasCgroupController("rdma"))
+	}
+}
