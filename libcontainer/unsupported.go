@@ -36,8 +36,12 @@ func validateUnsupported(s *specs.Spec) error {
 	if l.MountLabel != "" && !selinuxEnabled() {
 		return invalid("linux.mountLabel is set, but SELinux is disabled or not supported on this host")
 	}
-	if p := l.Personality; p != nil && len(p.Flags) > 0 {
-		return invalid("linux.personality.flags %v: berth does not support personality flags", p.Flags)
+	if p := l.Personality; p != nil {
+		for _, f := range p.Flags {
+			if _, ok := personalityFlags[f]; !ok {
+				return invalid("linux.personality.flags: unknown flag %q", f)
+			}
+		}
 	}
 	return validateResourcesUnsupported(l.Resources)
 }

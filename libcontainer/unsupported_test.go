@@ -24,7 +24,7 @@ func TestValidateUnsupported(t *testing.T) {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
 	for want, s := range map[string]*specs.Spec{
 		"linux.intelRdt":          {Linux: &specs.Linux{IntelRdt: &specs.LinuxIntelRdt{}}},
-		"linux.personality.flags": {Linux: &specs.Linux{Personality: &specs.LinuxPersonality{Flags: []specs.LinuxPersonalityFlag{"X"}}}},
+		"linux.personality.flags": {Linux: &specs.Linux{Personality: &specs.LinuxPersonality{Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE", "X"}}}},
 		"needs both":              {Linux: &specs.Linux{}, Mounts: []specs.Mount{{Type: "bind", Options: []string{"bind"}, UIDMappings: maps}}},
 		"only bind mounts":        {Linux: &specs.Linux{}, Mounts: []specs.Mount{{Type: "tmpfs", Options: []string{"idmap"}, UIDMappings: maps, GIDMappings: maps}}},
 		"needs a user namespace":  {Linux: &specs.Linux{}, Mounts: []specs.Mount{{Type: "bind", Options: []string{"rbind", "ridmap"}}}},

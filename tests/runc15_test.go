@@ -51,7 +51,7 @@ func TestRunc15RefusesUnimplemented(t *testing.T) {
 			s.Linux.MountLabel = "system_u:object_r:container_file_t:s0"
 		}},
 		{"personality-flags", []string{"linux.personality.flags"}, func(s *specs.Spec) {
-			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux, Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE"}}
+			s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux, Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE", "NO_SUCH_FLAG"}}
 		}},
 		{"rdma", []string{"linux.resources.rdma"}, func(s *specs.Spec) {
 			if hostHasCgroupController("rdma") {
@@ -349,5 +349,17 @@ func TestRunc15Features(t *testing.T) {
 	}
 	if l.Cgroup.Rdma == nil || *l.Cgroup.Rdma != hostHasCgroupController("rdma") {
 		t.Errorf("linux.cgroup.rdma %v; the host has the controller: %v", l.Cgroup.Rdma, hostHasCgroupController("rdma"))
+	}
+}
+
+// TestRunc15PersonalityFlags: linux.personality.flags reach the workload
+// (runc 1.5 warns and ignores them).
+func TestRunc15PersonalityFlags(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"cat", "/proc/self/personality"}, func(s *specs.Spec) {
+		s.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux, Flags: []specs.LinuxPersonalityFlag{"ADDR_NO_RANDOMIZE", "UNAME26"}}
+	})
+	if out, code := e.run("h13-pers", b); code != 0 || strings.TrimSpace(out) != "00060000" {
+		t.Errorf("personality %q (exit %d); want 00060000", out, code)
 	}
 }
