@@ -38,7 +38,7 @@ endif
 	.build/berth-pull --append-to berth
 
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh --test
 
 # The README's test command: unit tests, the integration tests that drive the
 # built binary against busybox bundles in temporary directories, the OCI
