@@ -76,9 +76,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if pidfdSock != nil {
-		defer pidfdSock.Close()
-	}
+	defer pidfdSock.Close() // nil-safe; sent and closed by sendPidfd
 	cr.netns = startNetNS(&cr.ns)
 	c, err := createDir(opts.Root, opts.ID)
 	if err != nil {
@@ -303,14 +301,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		cr.devicesMoved = true
 	}
-	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path)
+	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path, named)
 	if err != nil {
 		return err
 	}
 	defer closeFileMap(idmapped) // init has its own copies after the spawn
-	for k, f := range idmapped {
-		named[k] = f
-	}
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 		cgroup: cr.unified,

@@ -110,9 +110,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if pidfdSock != nil {
-		defer pidfdSock.Close()
-	}
+	defer pidfdSock.Close() // nil-safe; sent and closed by sendPidfd
 	p = &InitProcess{Container: c, exec: true, noWait: opts.PidFile == ""}
 	defer func() {
 		if err != nil {

@@ -33,9 +33,9 @@ func holdUserNS() {
 }
 
 // openIdmappedMounts makes the detached idmapped mounts of spec, keyed by
-// the name init finds each under. The caller closes them once init has
-// them.
-func openIdmappedMounts(spec *specs.Spec, bundleDir string) (map[string]*os.File, error) {
+// the name init finds each under, and adds them to named too. The caller
+// closes them once init has them.
+func openIdmappedMounts(spec *specs.Spec, bundleDir string, named map[string]*os.File) (map[string]*os.File, error) {
 	out := map[string]*os.File{}
 	userns := map[string]*os.File{} // one namespace per distinct mapping
 	defer func() {
@@ -76,6 +76,7 @@ func openIdmappedMounts(spec *specs.Spec, bundleDir string) (map[string]*os.File
 			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
 		}
 		out[fdIdmapPrefix+strconv.Itoa(i)] = f
+		named[fdIdmapPrefix+strconv.Itoa(i)] = f
 	}
 	return out, nil
 }
