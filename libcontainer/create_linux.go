@@ -27,6 +27,7 @@ type CreateOpts struct {
 	Root, ID, Bundle string
 	PidFile          string
 	ConsoleSocket    string
+	PidfdSocket      string // --pidfd-socket: receives a pidfd of init (pidfd_linux.go)
 	NoPivot          bool
 	NoNewKeyring     bool
 	PreserveFDs      int
@@ -71,6 +72,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if cr.listener != nil {
 		defer cr.listener.Close()
 	}
+	pidfdSock, err := dialPidfdSocket(opts.PidfdSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer pidfdSock.Close() // nil-safe; sent and closed by sendPidfd
 	cr.netns = startNetNS(&cr.ns)
 	c, err := createDir(opts.Root, opts.ID)
 	if err != nil {
@@ -168,6 +174,9 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err
 		}
+	}
+	if err := sendPidfd(pidfdSock, c.InitPID, pidfdInit); err != nil {
+		return p, err
 	}
 	c.Creating = false
 	if err := c.save(); err != nil {
@@ -295,7 +304,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		cr.devicesMoved = true
 	}
-	var err error
+	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path, named)
+	if err != nil {
+		return err
+	}
+	defer closeFileMap(idmapped) // init has its own copies after the spawn
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 		cgroup: cr.unified,
