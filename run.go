@@ -50,7 +50,13 @@ func runForeground(opts libcontainer.CreateOpts, keep bool, undo func()) error {
 	opts.Foreground = true
 	signals := make(chan os.Signal, 64)
 	opts.SignalsCaught = catchSignals(signals) // forwarded once it runs
+	stdout, stderr := journalRelays()
+	opts.Stdout, opts.Stderr = stdout.file(), stderr.file()
+	defer stdout.drain()
+	defer stderr.drain()
 	p, err := libcontainer.Create(opts)
+	stdout.started()
+	stderr.started()
 	if err != nil {
 		undo()
 		return err

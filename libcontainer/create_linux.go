@@ -41,6 +41,9 @@ type CreateOpts struct {
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
+	// Stdout and Stderr, when set, replace berth's own as the workload's
+	// (a foreground run under systemd relays them: run.go).
+	Stdout, Stderr *os.File
 	// Network and Publish are --network and --publish (network/): empty,
 	// the config's namespaces decide.
 	Network string
@@ -311,7 +314,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	defer closeFileMap(idmapped) // init has its own copies after the spawn
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
-		cgroup: cr.unified,
+		cgroup: cr.unified, stdout: opts.Stdout, stderr: opts.Stderr,
 	}); err != nil {
 		return err
 	}

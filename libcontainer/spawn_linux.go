@@ -23,6 +23,8 @@ type spawnOpts struct {
 	named       map[string]*os.File // handed over by name (fds.go); the init socket is added here
 	adopt       bool                // the caller waits for the workload: adopt nsenter's grandchild
 	cgroup      *os.File            // a cgroup v2 directory to start in (CLONE_INTO_CGROUP), or nil
+	stdout      *os.File            // instead of berth's own, when set
+	stderr      *os.File
 }
 
 // spawn starts `berth init` (a re-exec of this binary) in its namespaces and
@@ -50,6 +52,12 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: o.ns.cloneFlags},
+	}
+	if o.stdout != nil {
+		cmd.Stdout = o.stdout
+	}
+	if o.stderr != nil {
+		cmd.Stderr = o.stderr
 	}
 	if o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		cmd.SysProcAttr.UidMappings = idMap(o.linux.UIDMappings)

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -164,5 +165,54 @@ func TestNotifyForegroundAndSIGTERM(t *testing.T) {
 	if code := cmd.ProcessState.ExitCode(); code != 42 {
 		data, _ := os.ReadFile(out.Name())
 		t.Errorf("berth exited %d after SIGTERM, want the workload's 42 (%s)", code, data)
+	}
+}
+
+// Under systemd (JOURNAL_STREAM names berth's stdout), a foreground run
+// relays the workload's output through berth, so that journald files it
+// under the unit (the container's cgroup is not the unit's); the bytes
+// arrive unchanged. Without it the workload writes to berth's stdout itself.
+func TestJournalStreamIsRelayed(t *testing.T) {
+	e := newEnv(t)
+	b := e.bundle([]string{"sh", "-c", "printf 'line one\\nfd1=%s\\n' \"$(readlink /proc/$$/fd/1)\"; echo to-stderr >&2"})
+	for _, journal := range []bool{true, false} {
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ours, theirs := os.NewFile(uintptr(fds[0]), "journal"), os.NewFile(uintptr(fds[1]), "stream")
+		var st syscall.Stat_t
+		syscall.Fstat(fds[1], &st)
+		cmd := newBerthCmd(e, "run", "--bundle", b, "journal-relay")
+		cmd.Stdout, cmd.Stderr = theirs, theirs
+		cmd.Env = os.Environ()
+		if journal {
+			cmd.Env = append(cmd.Env, "JOURNAL_STREAM="+strconv.FormatUint(st.Dev, 10)+":"+strconv.FormatUint(st.Ino, 10))
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		theirs.Close()
+		got := make(chan string)
+		go func() {
+			data, _ := io.ReadAll(ours)
+			got <- string(data)
+		}()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("journal=%v: run: %v", journal, err)
+		}
+		var out string
+		select {
+		case out = <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("journal=%v: the stream was not closed", journal)
+		}
+		ours.Close()
+		if !strings.Contains(out, "line one\n") || !strings.Contains(out, "to-stderr\n") {
+			t.Errorf("journal=%v: output %q lost a line", journal, out)
+		}
+		if pipe := strings.Contains(out, "fd1=pipe:"); pipe != journal {
+			t.Errorf("journal=%v: the workload's stdout: %q", journal, out)
+		}
 	}
 }
