@@ -347,7 +347,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	plan := &Plan{
 		TimerSlack: callerTimerSlack,
 		ID:         opts.ID, Spec: spec, RawSpec: cr.bundle.Raw, Rootfs: cr.bundle.Rootfs, BundleDir: cr.bundle.Path, CgroupPaths: cr.cg.ViewPaths(),
-		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait,
+		NoPivot: opts.NoPivot, NoNewKeyring: opts.NoNewKeyring, StartBySocket: opts.Foreground, NoWait: p.noWait, OwnTerminal: opts.ConsoleSocket == "",
 		PreserveFDs: opts.PreserveFDs, State: c.ociState(specs.StateCreating),
 		HostPid: c.InitPID, Seccomp: cr.filter, JoinTasks: namesOf(join),
 		// cgroup v2 charges kernel memory too: under a memory limit, init

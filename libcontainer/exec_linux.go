@@ -166,7 +166,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	checkpoint("exec:spawned")
 	plan := &Plan{
 		TimerSlack: callerTimerSlack,
-		ID:         opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
+		ID:         opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, OwnTerminal: opts.ConsoleSocket == "", PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,
 		HostPid: p.Pid, Seccomp: filter, State: c.ociState(specs.StateRunning), JoinTasks: namesOf(join),
 	}
 	if opts.SignalsCaught != nil {

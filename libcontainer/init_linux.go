@@ -241,7 +241,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		return err
 	}
 	if proc.Terminal {
-		if err := setupConsole(s, proc, !plan.Exec); err != nil {
+		if err := setupConsole(s, proc, !plan.Exec, plan.OwnTerminal); err != nil {
 			return err
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/internal/tty"
 	"github.com/berth-project/berth/rootfs"
 )
 
@@ -319,7 +320,7 @@ func closeExecFrom(from int) error {
 // setupConsole creates the container's terminal in its own devpts, makes it
 // the controlling terminal and stdio, and sends the master to the parent.
 // For init (not exec) the slave is also bound onto /dev/console.
-func setupConsole(s *syncSocket, p *specs.Process, console bool) error {
+func setupConsole(s *syncSocket, p *specs.Process, console, own bool) error {
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", unwrapPathErr(err))
@@ -342,6 +343,12 @@ func setupConsole(s *syncSocket, p *specs.Process, console bool) error {
 	// (gid=5, tty, in the usual mount options), as in runc.
 	if err := unix.Fchown(int(slave.Fd()), int(p.User.UID), -1); err != nil {
 		return os.NewSyscallError("fchown pts", err)
+	}
+	if own {
+		// Before the workload can write: berth relays what it reads as is.
+		if err := tty.ClearONLCR(int(slave.Fd())); err != nil {
+			return fmt.Errorf("terminal: %w", err)
+		}
 	}
 	if console {
 		if err := rootfs.MountConsole(slave); err != nil {

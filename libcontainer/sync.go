@@ -78,6 +78,10 @@ type Plan struct {
 	NoPivot       bool              `json:"noPivot,omitempty"`
 	NoNewKeyring  bool              `json:"noNewKeyring,omitempty"`
 	StartBySocket bool              `json:"startBySocket,omitempty"`
+	// OwnTerminal: berth keeps the terminal's master itself (a foreground
+	// run or exec, no --console-socket): init clears ONLCR on it before the
+	// workload can write, as runc does on a terminal it receives.
+	OwnTerminal bool `json:"ownTerminal,omitempty"`
 	// NoWait: exec right after "ready", without waiting for "start" (run
 	// and exec when nothing, such as a pid file, must exist first).
 	NoWait      bool `json:"noWait,omitempty"`

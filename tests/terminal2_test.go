@@ -37,7 +37,9 @@ func readAll(t *testing.T, got <-chan *os.File) []byte {
 // --console-socket keeps ONLCR (CR LF), as runc leaves it for its receiver.
 func TestTerminalOwnerOnConsoleSocket(t *testing.T) {
 	e := newEnv(t)
-	const script = "stat -L -c '%u:%g' /proc/self/fd/0; printf 'a\\nb\\n'"
+	// The sleep keeps the slave open until the receiver has read: Linux may
+	// drop what a closed pty's master has not read yet.
+	const script = "stat -L -c '%u:%g' /proc/self/fd/0; printf 'a\\nb\\n'; sleep 1"
 	b := e.bundle([]string{"sh", "-c", script}, asUser(1000, 1000), func(s *specs.Spec) {
 		s.Process.Terminal = true
 	})
