@@ -23,6 +23,7 @@ func createOpts(c *cli.Context, id string) libcontainer.CreateOpts {
 		PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
 		PreserveFDs: c.Int("preserve-fds"), ListenFDs: listenFDs(),
+		SystemdCgroup: c.Bool("systemd-cgroup"),
 	}
 }
 

@@ -30,6 +30,7 @@ type Manager struct {
 	paths map[string]string // controller -> directory; "" is the unified hierarchy
 	steps []step            // the limits, for Prepare
 	name  string            // what the messages of New's manager call it
+	unit  *sdUnit           // the systemd driver's scope (sdunit.go), or nil
 }
 
 // Config says where the cgroup goes and what it limits.
@@ -40,6 +41,9 @@ type Config struct {
 	// Devices are linux.devices. They grant nothing: only their paths
 	// matter, dropping runc's default allowance for the same path.
 	Devices []specs.LinuxDevice
+	// Systemd asks for the systemd driver (--systemd-cgroup): Path is
+	// "slice:prefix:name" and the cgroup a transient scope (sdunit.go).
+	Systemd bool
 }
 
 // New resolves the cgroup for cfg and checks its limits without touching
@@ -57,6 +61,9 @@ func New(cfg Config) (*Manager, error) {
 	steps, err := resourceSteps(cfg.Resources, cfg.Devices)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Systemd {
+		return newSystemd(cfg, steps)
 	}
 	paths, err := host.paths(inner)
 	if err != nil {
@@ -110,6 +117,9 @@ func (m *Manager) Paths() map[string]string { return m.paths }
 // yet; init joins later. The two are apart so that the (slow, on v1)
 // directory and limit writes overlap with starting init.
 func (m *Manager) Prepare() error {
+	if m.unit != nil {
+		return nil // systemd makes the scope with init in it: Join
+	}
 	if err := m.mkdirs(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
@@ -128,6 +138,15 @@ func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice)
 	steps, err := resourceSteps(res, devices)
 	if err != nil {
 		return err
+	}
+	if m.unit != nil {
+		props, err := resourceProps(res)
+		if err != nil {
+			return err
+		}
+		if err := m.unit.set(props); err != nil {
+			return err
+		}
 	}
 	if err := m.apply(steps); err != nil {
 		return fmt.Errorf("update cgroup limits: %w", err)
@@ -278,6 +297,11 @@ func (m *Manager) Exists() bool {
 // directories already gone.
 func (m *Manager) Destroy() error {
 	var failed []string
+	if m.unit != nil {
+		if err := m.unit.stop(); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
 	for _, dir := range m.paths {
 		if err := removeCgroup(dir); err != nil {
 			failed = append(failed, err.Error())
@@ -362,6 +386,9 @@ func (m *Manager) Kill() bool {
 // Join moves pid into the cgroup, or into its sub-cgroups in sub (`exec
 // --cgroup`), in every hierarchy.
 func (m *Manager) Join(pid int, sub SubCgroups) error {
+	if m.unit != nil && !m.unit.started {
+		return m.startScope(pid)
+	}
 	if err := m.checkSub(sub); err != nil {
 		return err
 	}

@@ -36,6 +36,8 @@ type CreateOpts struct {
 	// it is ready (no exec FIFO), stays berth's child, and a terminal is
 	// handed back to the caller instead of a console socket.
 	Foreground bool
+	// SystemdCgroup is --systemd-cgroup: the cgroup is a systemd scope.
+	SystemdCgroup bool
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
@@ -109,7 +111,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	c.State = State{
 		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
-		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
+		CgroupPaths: cr.cg.Paths(), SystemdUnit: cr.cg.SystemdUnit(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
 	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
@@ -204,7 +206,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	l := b.Spec.Linux
-	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
+	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices, Systemd: opts.SystemdCgroup}); err != nil {
 		return nil, err
 	}
 	if cr.filter, cr.listener, err = compileSeccomp(b.Spec); err != nil {
