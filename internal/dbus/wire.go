@@ -366,3 +366,10 @@ func (d *decoder) array(elem string) (any, error) {
 	}
 	return out, nil
 }
+
+// Marshal encodes vals with signature sig, as a message body.
+func Marshal(sig string, vals ...any) ([]byte, error) {
+	var e encoder
+	err := e.values(sig, vals...)
+	return e.b, err
+}
