@@ -113,6 +113,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
 		CgroupPaths: cr.cg.Paths(), SystemdUnit: cr.cg.SystemdUnit(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
 	}
+	if !hasNS(b.Spec, specs.MountNamespace) {
+		if c.RootfsMountBelow, err = rootfs.MountBelow(b.Rootfs); err != nil {
+			return p, fmt.Errorf("root.path: %w", err)
+		}
+	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
 	if err := c.save(); err != nil {
@@ -430,7 +435,7 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	p.kill()
 	cg.Destroy()
 	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
-		rootfs.UnmountUnder(c.Rootfs) // a container sharing our mount table
+		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // a container sharing our mount table
 	}
 	os.RemoveAll(p.Container.dir)
 }

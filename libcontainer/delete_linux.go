@@ -83,7 +83,7 @@ func (c *Container) destroy() error {
 	}
 	summary := c.summary()
 	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
-		rootfs.UnmountUnder(c.Rootfs) // its mounts are in our mount table
+		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // its mounts are in our mount table
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)

@@ -198,7 +198,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		return err
 	}
 	if proc.Terminal {
-		if err := setupConsole(s, proc); err != nil {
+		if err := setupConsole(s, proc, !plan.Exec); err != nil {
 			return err
 		}
 	}
@@ -425,6 +425,8 @@ func rootfsConfig(plan *Plan) rootfs.Config {
 		NewCgroupNS:   hasNS(spec, specs.CgroupNamespace),
 		InUserNS:      hasNS(spec, specs.UserNamespace),
 		NoPivot:       plan.NoPivot,
+		Cwd:           spec.Process.Cwd,
+		Console:       spec.Process.Terminal,
 		SharedMountNS: !hasNS(spec, specs.MountNamespace),
 	}
 }

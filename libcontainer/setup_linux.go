@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/rootfs"
 )
 
 // capSet is process.capabilities resolved to capability numbers.
@@ -302,7 +303,8 @@ func closeExecFrom(from int) error {
 
 // setupConsole creates the container's terminal in its own devpts, makes it
 // the controlling terminal and stdio, and sends the master to the parent.
-func setupConsole(s *syncSocket, p *specs.Process) error {
+// For init (not exec) the slave is also bound onto /dev/console.
+func setupConsole(s *syncSocket, p *specs.Process, console bool) error {
 	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /dev/ptmx: %w", unwrapPathErr(err))
@@ -325,6 +327,11 @@ func setupConsole(s *syncSocket, p *specs.Process) error {
 	// (gid=5, tty, in the usual mount options), as in runc.
 	if err := unix.Fchown(int(slave.Fd()), int(p.User.UID), -1); err != nil {
 		return os.NewSyscallError("fchown pts", err)
+	}
+	if console {
+		if err := rootfs.MountConsole(slave); err != nil {
+			return fmt.Errorf("/dev/console: %w", err)
+		}
 	}
 	if p.ConsoleSize != nil {
 		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(p.ConsoleSize.Height), Col: uint16(p.ConsoleSize.Width)})

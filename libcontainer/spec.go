@@ -189,6 +189,9 @@ func selinuxEnabled() bool {
 func validateSysctl(s *specs.Spec) error {
 	own := func(t specs.LinuxNamespaceType) bool { return hasNS(s, t) }
 	for k := range s.Linux.Sysctl {
+		if err := sysctlInHostNS(s, k); err != nil {
+			return err
+		}
 		switch {
 		case strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "kernel.msg") || strings.HasPrefix(k, "kernel.sem") ||
 			strings.HasPrefix(k, "kernel.shm"):
@@ -206,6 +209,35 @@ func validateSysctl(s *specs.Spec) error {
 		default:
 			return invalid("linux.sysctl %q: not in a namespace the container owns; it would change the host", k)
 		}
+	}
+	return nil
+}
+
+// sysctlInHostNS refuses sysctl k when the namespace it belongs to is
+// joined by a path that names the caller's own (/proc/1/ns/net,
+// /proc/self/ns/net): it would change the host (runc checks the network
+// namespace; ipc and uts hold sysctls too).
+func sysctlInHostNS(s *specs.Spec, k string) error {
+	t, name := specs.LinuxNamespaceType(""), ""
+	switch {
+	case strings.HasPrefix(k, "net."):
+		t, name = specs.NetworkNamespace, "net"
+	case strings.HasPrefix(k, "fs.mqueue.") || strings.HasPrefix(k, "kernel.msg") || strings.HasPrefix(k, "kernel.sem") ||
+		strings.HasPrefix(k, "kernel.shm"):
+		t, name = specs.IPCNamespace, "ipc"
+	case k == "kernel.hostname" || k == "kernel.domainname":
+		t, name = specs.UTSNamespace, "uts"
+	}
+	path := nsPath(s, t)
+	if path == "" {
+		return nil
+	}
+	joined, err := os.Stat(path)
+	if err != nil {
+		return nil // the join itself reports a bad path
+	}
+	if mine, err := os.Stat("/proc/self/ns/" + name); err == nil && os.SameFile(joined, mine) {
+		return invalid("linux.sysctl %q: not allowed in host %s namespace (linux.namespaces joins %s, the caller's own)", k, t, path)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ type State struct {
 	// NotifySocket is systemd's NOTIFY_SOCKET at create: `start` forwards
 	// the workload's sd_notify messages there (notify_linux.go).
 	NotifySocket string `json:"notifySocket,omitempty"`
+	// RootfsMountBelow is, for a container without a mount namespace, the
+	// mount root.path lay on before create: delete detaches only what was
+	// stacked on it since (rootfs.DetachOwnMounts), never the caller's.
+	RootfsMountBelow uint64 `json:"rootfsMountBelow,omitempty"`
 	// Config is the spec the container was created from, so that no later
 	// command needs to read config.json again. It is stored as RawConfig
 	// and decoded on first use (stateconfig.go): use spec() or summary().

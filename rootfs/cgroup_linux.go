@@ -59,7 +59,7 @@ func (r *Rootfs) mountCgroup(m specs.Mount, o mountOpts) error {
 	// The mount's flags (ro, nosuid, nodev, noexec), on the tmpfs and every
 	// bind at once: one mount_setattr instead of a remount per hierarchy.
 	if attr := mountAttrs(o.flags); attr != 0 {
-		return r.setRecursiveAttr(m.Destination, attr)
+		return r.setRecursiveAttr(m.Destination, attr, 0)
 	}
 	return nil
 }

@@ -130,3 +130,19 @@ func (r *Rootfs) symlink(target, link string) error {
 	}
 	return nil
 }
+
+// MountConsole binds the pty slave onto the container's /dev/console, as
+// the runtime spec asks for process.terminal (and runc does). It runs in
+// init, inside the new root; the file is made by Prepare (Config.Console).
+// Without one (a /dev bound from the host has its own), nothing is done.
+func MountConsole(slave *os.File) error {
+	f, err := openNoFollow("/dev/console")
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return linux.Mount(procFdPath(slave), procFdPath(f), "", unix.MS_BIND, "")
+}

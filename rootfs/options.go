@@ -15,17 +15,30 @@ type mountOpts struct {
 	data        []string  // filesystem-specific options, passed as data
 	bind        bool
 	recursive   bool
-	// recursiveAttr are "rro", "rnosuid", ...: set on the whole mount tree
-	// with mount_setattr(AT_RECURSIVE) (Linux 5.12).
-	recursiveAttr uint64
+	// recAttrSet and recAttrClr come from "rro", "rnosuid", "rexec", ...:
+	// set and cleared on the whole mount tree with
+	// mount_setattr(AT_RECURSIVE) (Linux 5.12).
+	recAttrSet, recAttrClr uint64
 	// tmpcopyup (runc's extension, used by podman): a tmpfs starts with a
 	// copy of what the image has at its mount point.
 	copyUp bool
 }
 
-var recursiveAttrOptions = map[string]uint64{
-	"rro": unix.MOUNT_ATTR_RDONLY, "rnosuid": unix.MOUNT_ATTR_NOSUID, "rnodev": unix.MOUNT_ATTR_NODEV,
-	"rnoexec": unix.MOUNT_ATTR_NOEXEC, "rnoatime": unix.MOUNT_ATTR_NOATIME, "rnodiratime": unix.MOUNT_ATTR_NODIRATIME,
+// recursiveAttrOptions are runc's, with its meaning (MOUNT_ATTR_RELATIME
+// is 0: "rrelatime" only clears the other atime settings).
+var recursiveAttrOptions = map[string]struct {
+	clear bool
+	flag  uint64
+}{
+	"rro": {false, unix.MOUNT_ATTR_RDONLY}, "rrw": {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid": {false, unix.MOUNT_ATTR_NOSUID}, "rsuid": {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev": {false, unix.MOUNT_ATTR_NODEV}, "rdev": {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec": {false, unix.MOUNT_ATTR_NOEXEC}, "rexec": {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime": {false, unix.MOUNT_ATTR_NODIRATIME}, "rdiratime": {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime": {false, unix.MOUNT_ATTR_RELATIME}, "rnorelatime": {true, unix.MOUNT_ATTR_RELATIME},
+	"rnoatime": {false, unix.MOUNT_ATTR_NOATIME}, "ratime": {true, unix.MOUNT_ATTR_NOATIME},
+	"rstrictatime": {false, unix.MOUNT_ATTR_STRICTATIME}, "rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW}, "rsymfollow": {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
 }
 
 var flagOptions = map[string]struct {
@@ -45,7 +58,9 @@ var flagOptions = map[string]struct {
 	"strictatime": {false, unix.MS_STRICTATIME}, "nostrictatime": {true, unix.MS_STRICTATIME},
 	"lazytime": {false, unix.MS_LAZYTIME}, "nolazytime": {true, unix.MS_LAZYTIME},
 	"silent": {false, unix.MS_SILENT}, "loud": {true, unix.MS_SILENT},
-	"remount": {false, unix.MS_REMOUNT},
+	"remount":     {false, unix.MS_REMOUNT},
+	"nosymfollow": {false, unix.MS_NOSYMFOLLOW}, "symfollow": {true, unix.MS_NOSYMFOLLOW},
+	"iversion": {false, unix.MS_I_VERSION}, "noiversion": {true, unix.MS_I_VERSION},
 }
 
 var propagationOptions = map[string]uintptr{
@@ -74,6 +89,8 @@ func parseOptions(opts []string, fsType string) mountOpts {
 			o.bind, o.recursive = true, true
 		case opt == "tmpcopyup":
 			o.copyUp = true
+		case opt == "defaults":
+			// no flag of its own, and not data either (runc)
 		case flagOptions[opt].flag != 0:
 			f := flagOptions[opt]
 			if f.clear {
@@ -84,13 +101,35 @@ func parseOptions(opts []string, fsType string) mountOpts {
 			}
 		case propagationOptions[opt] != 0:
 			o.propagation = append(o.propagation, propagationOptions[opt])
-		case recursiveAttrOptions[opt] != 0:
-			o.recursiveAttr |= recursiveAttrOptions[opt]
+		case isRecursiveAttr(opt):
+			o.addRecursiveAttr(opt)
 		default:
 			o.data = append(o.data, opt)
 		}
 	}
 	return o
+}
+
+func isRecursiveAttr(opt string) bool {
+	_, ok := recursiveAttrOptions[opt]
+	return ok
+}
+
+// addRecursiveAttr adds one "r..." option, as runc does: an atime
+// setting also clears the others (mount_setattr(2) wants
+// MOUNT_ATTR__ATIME in attr_clr with it).
+func (o *mountOpts) addRecursiveAttr(opt string) {
+	a := recursiveAttrOptions[opt]
+	if a.clear {
+		o.recAttrClr |= a.flag
+		o.recAttrSet &^= a.flag
+	} else {
+		o.recAttrSet |= a.flag
+		o.recAttrClr &^= a.flag
+	}
+	if a.flag&unix.MOUNT_ATTR__ATIME == a.flag {
+		o.recAttrClr |= unix.MOUNT_ATTR__ATIME
+	}
 }
 
 func (o mountOpts) dataString() string { return strings.Join(o.data, ",") }
@@ -107,7 +146,7 @@ func KnownOptions() []string {
 	for o := range recursiveAttrOptions {
 		out = append(out, o)
 	}
-	out = append(out, "bind", "rbind", "tmpcopyup")
+	out = append(out, "bind", "rbind", "tmpcopyup", "defaults")
 	sort.Strings(out)
 	return out
 }

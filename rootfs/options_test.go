@@ -29,3 +29,18 @@ func TestParseOptions(t *testing.T) {
 		}
 	}
 }
+
+// runc 1.5's options: "defaults" is no data; the recursive ones set or
+// clear mount attributes, an atime one with MOUNT_ATTR__ATIME cleared.
+func TestParseRuncOptions(t *testing.T) {
+	o := parseOptions([]string{"defaults", "nosymfollow", "iversion", "rexec", "rnosymfollow", "rrelatime"}, "tmpfs")
+	if o.dataString() != "" || o.flags != unix.MS_NOSYMFOLLOW|unix.MS_I_VERSION {
+		t.Errorf("flags %#x data %q", o.flags, o.dataString())
+	}
+	if o.recAttrSet != unix.MOUNT_ATTR_NOSYMFOLLOW || o.recAttrClr != unix.MOUNT_ATTR_NOEXEC|unix.MOUNT_ATTR__ATIME {
+		t.Errorf("set %#x clear %#x", o.recAttrSet, o.recAttrClr)
+	}
+	if o := parseOptions([]string{"noiversion"}, "tmpfs"); o.clear != unix.MS_I_VERSION {
+		t.Errorf("noiversion: clear %#x", o.clear)
+	}
+}

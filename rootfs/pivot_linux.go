@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,9 @@ func (r *Rootfs) pivotRoot() error {
 }
 
 func (r *Rootfs) moveRoot() error {
+	if err := hideHostProcSys(filepath.Clean(r.cfg.Rootfs)); err != nil {
+		return err
+	}
 	if err := unix.Fchdir(int(r.rootFd.Fd())); err != nil {
 		return &os.PathError{Op: "chdir", Path: r.cfg.Rootfs, Err: err}
 	}
@@ -84,17 +88,18 @@ func (r *Rootfs) Finalize() error {
 			return fmt.Errorf("readonly path %s: %w", p, err)
 		}
 	}
-	if len(r.cfg.MaskedPaths) > 0 {
-		null, err := openDevNull()
-		if err != nil {
-			return err
+	if err := maskPaths(r.cfg.MaskedPaths); err != nil {
+		return err
+	}
+	// A missing process.cwd is made now, while the root is writable (runc
+	// does the same); / is the container's, so its links stay inside.
+	if r.cfg.Cwd != "" {
+		if err := os.MkdirAll(r.cfg.Cwd, 0o755); err != nil {
+			return fmt.Errorf("process.cwd %s: %w", r.cfg.Cwd, err)
 		}
-		defer null.Close()
-		for _, p := range r.cfg.MaskedPaths {
-			if err := maskPath(p, null); err != nil {
-				return fmt.Errorf("masked path %s: %w", p, err)
-			}
-		}
+	}
+	if err := r.makeReadonlyLater(); err != nil {
+		return err
 	}
 	if r.cfg.Readonly {
 		if err := remount("/", unix.MS_BIND|unix.MS_RDONLY); err != nil {
@@ -144,40 +149,4 @@ func readonlyPath(path string) error {
 	}
 	defer g.Close()
 	return remount(procFdPath(g), unix.MS_BIND|unix.MS_RDONLY|unix.MS_REC)
-}
-
-// maskPath hides path: a directory under an empty read-only tmpfs, anything
-// else under /dev/null, verified to be the real null device first.
-func maskPath(path string, null *os.File) error {
-	f, err := openNoFollow(path)
-	if errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return os.NewSyscallError("fstat", err)
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		return linux.Mount("tmpfs", procFdPath(f), "tmpfs", unix.MS_RDONLY, "size=0k")
-	}
-	return linux.Mount(procFdPath(null), procFdPath(f), "", unix.MS_BIND, "")
-}
-
-// openDevNull opens the container's /dev/null and checks it is the null
-// character device (1:3), not a file or a link planted in its place.
-func openDevNull() (*os.File, error) {
-	f, err := openNoFollow("/dev/null")
-	if err != nil {
-		return nil, err
-	}
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != unix.Mkdev(1, 3) {
-		f.Close()
-		return nil, errors.New("/dev/null in the container is not the null device: refusing to mask paths with it")
-	}
-	return f, nil
 }

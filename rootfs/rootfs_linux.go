@@ -34,11 +34,13 @@ type Config struct {
 	NewCgroupNS   bool
 	InUserNS      bool
 	NoPivot       bool
+	Cwd           string // process.cwd, made before a read-only root
+	Console       bool   // process.terminal: /dev/console is made for the pty
 	// SharedMountNS: the container has no mount namespace of its own. Its
 	// mounts then land in berth's (the host's) mount table, as with runc;
 	// berth does not touch the host's propagation, enters the rootfs with
-	// chroot, and `delete` unmounts everything under the rootfs
-	// (UnmountUnder).
+	// chroot, and `delete` detaches the mounts it stacked on root.path
+	// (DetachOwnMounts).
 	SharedMountNS bool
 }
 
@@ -47,6 +49,10 @@ type Config struct {
 type Rootfs struct {
 	cfg    Config
 	rootFd *os.File // the rootfs directory, after it is bind-mounted on itself
+	// readonlyLater are read-only tmpfs mounts, mounted writable so that
+	// what goes under them (devpts on a read-only /dev, /dev/console,
+	// process.cwd) can be made; Finalize makes them read-only (as runc).
+	readonlyLater []*os.File
 }
 
 // Prepare makes the mount namespace private to the container, binds the
@@ -81,6 +87,7 @@ func Prepare(cfg Config) (*Rootfs, error) {
 	r := &Rootfs{cfg: cfg, rootFd: fd}
 	setupDev := true
 	for i, m := range cfg.Mounts {
+		m.Destination = stripRoot(cfg.Rootfs, m.Destination)
 		if err := r.mount(m); err != nil {
 			r.Close()
 			return nil, fmt.Errorf("mounts[%d] %s on %s: %w", i, m.Type, m.Destination, err)
@@ -97,6 +104,15 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		if err := r.ptmxLink(); err != nil {
 			r.Close()
 			return nil, err
+		}
+		if cfg.Console {
+			// The pty's slave is bound here later (MountConsole).
+			f, err := r.mountTarget("/dev/console", false)
+			if err != nil {
+				r.Close()
+				return nil, fmt.Errorf("/dev/console: %w", err)
+			}
+			f.Close()
 		}
 	}
 	return r, nil
@@ -131,12 +147,25 @@ func (r *Rootfs) mountTarget(dest string, dir bool) (*os.File, error) {
 	if dir {
 		return r.mkdirAll(dest)
 	}
-	parent, err := r.mkdirAll(filepath.Dir(dest))
-	if err != nil {
-		return nil, err
+	f, err := r.openInRoot(dest, 0)
+	if err == nil || !errors.Is(err, unix.ENOENT) {
+		return f, err
 	}
-	defer parent.Close()
-	return createFileAt(parent, filepath.Base(dest))
+	return r.walkCreate(dest, true)
+}
+
+// mountTargetDir is mountTarget for a directory; it also says whether the
+// directory was there before.
+func (r *Rootfs) mountTargetDir(dest string) (*os.File, bool, error) {
+	f, err := r.openInRoot(dest, unix.O_DIRECTORY)
+	if err == nil {
+		return f, true, nil
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil, false, err
+	}
+	f, err = r.mkdirAll(dest)
+	return f, false, err
 }
 
 // createFileAt makes an empty file name in parent (an existing one is kept)
@@ -171,13 +200,13 @@ func (r *Rootfs) mount(m specs.Mount) error {
 	if o.bind {
 		return r.bindMount(m, o)
 	}
-	target, err := r.mountTarget(m.Destination, true)
+	target, existed, err := r.mountTargetDir(m.Destination)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	if o.copyUp && m.Type == "tmpfs" {
-		return r.mountTmpfsCopyUp(m, o, target)
+	if m.Type == "tmpfs" {
+		return r.mountTmpfs(m, o, target, existed)
 	}
 	err = linux.Mount(m.Source, procFdPath(target), m.Type, o.flags, o.dataString())
 	if err != nil && m.Type == "sysfs" && errors.Is(err, unix.EPERM) {
@@ -194,51 +223,15 @@ func (r *Rootfs) mount(m specs.Mount) error {
 	return r.setPropagation(m.Destination, o)
 }
 
-func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
-	source := m.Source
-	if !filepath.IsAbs(source) {
-		source = filepath.Join(r.cfg.BundleDir, source)
-	}
-	fi, err := os.Stat(source)
-	if err != nil {
-		return fmt.Errorf("bind source: %w", err)
-	}
-	target, err := r.mountTarget(m.Destination, fi.IsDir())
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	flags := uintptr(unix.MS_BIND)
-	if o.recursive {
-		flags |= unix.MS_REC
-	}
-	if err := linux.Mount(source, procFdPath(target), "bind", flags, ""); err != nil {
-		return err
-	}
-	// Bind mounts ignore every flag but MS_REC on creation; the others take
-	// a remount of the new mount.
-	if o.flags&^unix.MS_REMOUNT != 0 {
-		if err := r.remountAt(m.Destination, o.flags|unix.MS_BIND); err != nil {
-			return err
-		}
-	}
-	if o.recursiveAttr != 0 {
-		if err := r.setRecursiveAttr(m.Destination, o.recursiveAttr); err != nil {
-			return err
-		}
-	}
-	return r.setPropagation(m.Destination, o)
-}
-
 // setRecursiveAttr applies "rro"-style options to the mount at dest and
 // every mount below it.
-func (r *Rootfs) setRecursiveAttr(dest string, attr uint64) error {
+func (r *Rootfs) setRecursiveAttr(dest string, set, clr uint64) error {
 	f, err := r.openMounted(dest)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	err = unix.MountSetattr(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: set, Attr_clr: clr})
 	if err != nil {
 		return &os.PathError{Op: "mount_setattr (recursive options)", Path: dest, Err: err}
 	}

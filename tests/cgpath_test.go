@@ -178,8 +178,8 @@ func TestCgpathEscapeStaysInTree(t *testing.T) {
 			// A state.json that records a path outside the tree (planted,
 			// or from an older berth) is refused, not written to.
 			restore := plantCgroupPath(e, id, pidsCtrl, victim)
-			e.expectRefused([]string{"not below the cgroup hierarchy"}, "update", "--pids-limit", "5", id)
-			e.expectRefused([]string{"not below the cgroup hierarchy"}, "exec", id, "true")
+			e.expectRefused([]string{"below", "cgroup"}, "update", "--pids-limit", "5", id)
+			e.expectRefused([]string{"below", "cgroup"}, "exec", id, "true")
 			assertVictim(t, victim, "update with a planted state.json")
 			restore()
 
