@@ -265,6 +265,13 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if cgErr != nil {
 		return cgErr
 	}
+	// systemd makes a scope with its first process in it: init, at once,
+	// since it bind-mounts the scope's directory (--systemd-cgroup).
+	if cr.cg.SystemdUnit() != "" {
+		if err := cr.cg.Join(c.InitPID, nil); err != nil {
+			return err
+		}
+	}
 	// On cgroup v1 init joins by itself, after its mounts (so that its own
 	// start is not charged to the container), through the tasks files sent
 	// with the plan: no wait on the kernel (cgroups/join.go).
