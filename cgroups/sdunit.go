@@ -161,8 +161,10 @@ func (u *sdUnit) start(pid int) error {
 		case "active":
 			return true, nil
 		case "failed", "inactive", "":
-			if res, ok := u.jobs[u.name]; ok && res != "done" {
-				return false, fmt.Errorf("systemd: start %s: job %s", u.name, res)
+			// Its start job is over, yet it is not active: it failed, or
+			// ended at once (init died).
+			if res, ok := u.jobs[u.name]; ok {
+				return false, fmt.Errorf("systemd: start %s: job %s, unit %q", u.name, res, state)
 			}
 		}
 		return false, nil
