@@ -132,7 +132,7 @@ func reportError(err error) int {
 	if errors.As(err, &code) {
 		return int(code)
 	}
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	msg := printable(err.Error())
 	if !logs.ToStderr() {
 		logs.Error(msg)
 	}
@@ -142,6 +142,24 @@ func reportError(err error) int {
 		return coded.code
 	}
 	return 1
+}
+
+// printable makes msg one line that a terminal shows as it is: newlines
+// become spaces and other control bytes (a NUL from a config string, an
+// escape sequence) are escaped, as %q would.
+func printable(msg string) string {
+	var b strings.Builder
+	for _, r := range msg {
+		switch {
+		case r == '\n':
+			b.WriteByte(' ')
+		case r < 0x20 && r != '\t' || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // oneID checks that a command got exactly the container ID it needs.

@@ -179,6 +179,10 @@ type creation struct {
 }
 
 func resolve(opts CreateOpts) (*creation, error) {
+	// Before anything is opened: see claimCallerFDs.
+	if err := claimCallerFDs(opts.ListenFDs + opts.PreserveFDs); err != nil {
+		return nil, err
+	}
 	if err := ValidateID(opts.ID); err != nil {
 		return nil, err
 	}
@@ -298,11 +302,10 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
 	}
-	msg, err := planMsg(plan)
-	if err != nil {
-		return err
-	}
-	if err := p.sock.send(msg, fdsOf(join)...); err != nil {
+	if err := p.sock.sendPlan(plan, fdsOf(join)); err != nil {
+		if errors.Is(err, unix.EPIPE) {
+			err = p.initDied() // it is gone before reading a word: say how
+		}
 		return err
 	}
 	checkpoint("create:plan-sent")

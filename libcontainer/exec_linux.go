@@ -2,12 +2,14 @@ package libcontainer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-project/berth/cgroups"
 )
@@ -51,6 +53,10 @@ var nsProcName = map[specs.LinuxNamespaceType]string{
 // With Detach the process runs when Exec returns; otherwise the caller
 // starts it with Start and waits with Wait.
 func Exec(opts ExecOpts) (p *InitProcess, err error) {
+	// Before anything is opened: see claimCallerFDs.
+	if err := claimCallerFDs(opts.PreserveFDs); err != nil {
+		return nil, err
+	}
 	c, err := Load(opts.Root, opts.ID)
 	if err != nil {
 		return nil, err
@@ -72,6 +78,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	proc, err := execProcess(base.Process, opts)
 	if err != nil {
 		return nil, err
+	}
+	if hasNS(base, specs.UserNamespace) {
+		if err := validateUserMappedIn(c.InitPID, proc.User); err != nil {
+			return nil, err
+		}
 	}
 	if proc.Terminal && opts.ConsoleSocket == "" && opts.Detach {
 		return nil, fmt.Errorf("exec: --tty with --detach needs --console-socket to receive the terminal")
@@ -155,11 +166,10 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught
 	}
-	msg, err := planMsg(plan)
-	if err != nil {
-		return p, err
-	}
-	if err := p.sock.send(msg, fdsOf(join)...); err != nil {
+	if err := p.sock.sendPlan(plan, fdsOf(join)); err != nil {
+		if errors.Is(err, unix.EPIPE) {
+			err = p.initDied() // it is gone before reading a word: say how
+		}
 		return p, err
 	}
 	if err := p.awaitReady(opts.ConsoleSocket); err != nil {
@@ -228,22 +238,22 @@ func execProcess(base *specs.Process, o ExecOpts) (*specs.Process, error) {
 	if o.User != "" {
 		uidS, gidS, hasGid := strings.Cut(o.User, ":")
 		uid, err := strconv.ParseUint(uidS, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+		if err != nil || uid == unchangedID {
+			return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid] below 4294967295", o.User)
 		}
 		p.User.UID = uint32(uid)
 		if hasGid {
 			gid, err := strconv.ParseUint(gidS, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid]", o.User)
+			if err != nil || gid == unchangedID {
+				return nil, fmt.Errorf("exec: --user %q: want a numeric uid[:gid] below 4294967295", o.User)
 			}
 			p.User.GID = uint32(gid)
 		}
 	}
 	for _, g := range o.AdditionalGids {
 		gid, err := strconv.ParseUint(g, 10, 32)
-		if err != nil {
-			return nil, fmt.Errorf("exec: --additional-gids %q is not a number", g)
+		if err != nil || gid == unchangedID {
+			return nil, fmt.Errorf("exec: --additional-gids %q: want a numeric gid below 4294967295", g)
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(gid))
 	}

@@ -31,6 +31,7 @@ func Init() {
 	// the kernel's OOM reports.
 	name := []byte("berth:init\x00")
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&name[0])), 0, 0, 0)
+	closeInherited(fdExe) // the binary is running now; nothing else uses it
 	sock, err := inheritedFD(fdInitSock)
 	if err != nil || sock == nil {
 		fmt.Fprintln(os.Stderr, "berth init: run by berth itself only, not by hand")
@@ -58,11 +59,16 @@ func initProcess(s *syncSocket) error {
 	if err != nil {
 		return fmt.Errorf("read plan: %w", err)
 	}
-	if msg.Type != msgPlan || msg.Plan == nil {
+	if msg.Type != msgPlan || (msg.Plan == nil && !msg.PlanInFD) {
 		closeFDs(cgFDs)
 		return fmt.Errorf("init protocol: expected plan, got %q", msg.Type)
 	}
-	plan, err := decodePlan(msg.Plan)
+	raw, cgFDs, err := planPayload(msg, cgFDs)
+	if err != nil {
+		closeFDs(cgFDs)
+		return err
+	}
+	plan, err := decodePlan(raw)
 	if err != nil {
 		closeFDs(cgFDs)
 		return err
@@ -96,8 +102,8 @@ func initProcess(s *syncSocket) error {
 			return err
 		}
 		if !hasNS(plan.Spec, specs.MountNamespace) {
-			if err := unix.Chroot(plan.Rootfs); err != nil {
-				return &os.PathError{Op: "chroot", Path: plan.Rootfs, Err: err}
+			if err := chrootRootfs(plan.Rootfs); err != nil {
+				return err
 			}
 		}
 		return startProcess(s, plan, nil)
@@ -107,6 +113,25 @@ func initProcess(s *syncSocket) error {
 		return err
 	}
 	return initContainer(s, plan, fifo, cgFDs)
+}
+
+// chrootRootfs makes rootfs this process's root and working directory, for
+// an exec into a container without a mount namespace. A chroot alone would
+// leave the working directory, and every relative path, on the host: the
+// caller's cwd (and process.cwd resolved against it) would be outside.
+func chrootRootfs(rootfs string) error {
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: rootfs, Err: err}
+	}
+	defer unix.Close(fd)
+	if err := unix.Fchdir(fd); err != nil {
+		return &os.PathError{Op: "fchdir", Path: rootfs, Err: err}
+	}
+	if err := unix.Chroot("."); err != nil {
+		return &os.PathError{Op: "chroot", Path: rootfs, Err: err}
+	}
+	return nil
 }
 
 // initContainer runs the init steps in order. Each step's comment says why it
@@ -217,8 +242,9 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err != nil {
 		return err
 	}
-	defer unix.Close(cwd)
-	if err := dropPrivileges(plan, cwd); err != nil {
+	err = dropPrivileges(plan, cwd)
+	unix.Close(cwd) // entered: init holds only what it needs while it waits
+	if err != nil {
 		return err
 	}
 	env := processEnv(proc)
@@ -316,7 +342,7 @@ func dropPrivileges(plan *Plan, cwd int) error {
 	// rootless or NFS volume).
 	cwdErr := unix.Fchdir(cwd)
 	if cwdErr != nil && !errors.Is(cwdErr, unix.EACCES) && !errors.Is(cwdErr, unix.EPERM) {
-		return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", cwdErr))
+		return fmt.Errorf("process.cwd %q: %w", proc.Cwd, os.NewSyscallError("fchdir", cwdErr))
 	}
 	if err := switchUser(proc); err != nil {
 		return err
@@ -326,7 +352,7 @@ func dropPrivileges(plan *Plan, cwd int) error {
 	}
 	if cwdErr != nil {
 		if err := unix.Fchdir(cwd); err != nil {
-			return fmt.Errorf("process.cwd %s: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
+			return fmt.Errorf("process.cwd %q: %w", proc.Cwd, os.NewSyscallError("fchdir", err))
 		}
 	}
 	if proc.NoNewPrivileges {

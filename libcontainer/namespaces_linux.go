@@ -152,11 +152,11 @@ func chownForJoinedUserNS(fifo *os.File, spec *specs.Spec, pid int) error {
 	dir := "/proc/" + strconv.Itoa(pid)
 	uids, err := readIDMap(dir + "/uid_map")
 	if err != nil {
-		return err
+		return fmt.Errorf("joined user namespace: %w", err)
 	}
 	gids, err := readIDMap(dir + "/gid_map")
 	if err != nil {
-		return err
+		return fmt.Errorf("joined user namespace: %w", err)
 	}
 	u := spec.Process.User
 	uid, gid := hostID(uids, u.UID), hostID(gids, u.GID)
@@ -164,20 +164,4 @@ func chownForJoinedUserNS(fifo *os.File, spec *specs.Spec, pid int) error {
 		return fmt.Errorf("exec fifo: %w", os.NewSyscallError("fchownat", err))
 	}
 	return nil
-}
-
-// readIDMap reads a /proc/<pid>/{uid,gid}_map.
-func readIDMap(path string) ([]specs.LinuxIDMapping, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("joined user namespace: %w", unwrapPathErr(err))
-	}
-	var maps []specs.LinuxIDMapping
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var m specs.LinuxIDMapping
-		if _, err := fmt.Sscan(line, &m.ContainerID, &m.HostID, &m.Size); err == nil {
-			maps = append(maps, m)
-		}
-	}
-	return maps, nil
 }

@@ -124,13 +124,13 @@ func switchUser(p *specs.Process) error {
 	// This thread only: it is the one that execs (internal/linux).
 	groups := u.AdditionalGids
 	if err := linux.SetgroupsThread(groups); err != nil && !(errors.Is(err, unix.EPERM) && len(groups) == 0) {
-		return err
+		return fmt.Errorf("process.user.additionalGids %v: %s%w", groups, unmapped(err), err)
 	}
 	if err := linux.SetresgidThread(u.GID, u.GID, u.GID); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+		return fmt.Errorf("process.user.gid %d: %s%w", u.GID, unmapped(err), err)
 	}
 	if err := linux.SetresuidThread(u.UID, u.UID, u.UID); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+		return fmt.Errorf("process.user.uid %d: %s%w", u.UID, unmapped(err), err)
 	}
 	if p.User.Umask != nil {
 		unix.Umask(int(*p.User.Umask))
@@ -140,23 +140,38 @@ func switchUser(p *specs.Process) error {
 	return nil
 }
 
+// unmapped explains the EINVAL of setresuid, setresgid and setgroups.
+func unmapped(err error) string {
+	if errors.Is(err, unix.EINVAL) {
+		return "not mapped in the container's user namespace: "
+	}
+	return ""
+}
+
 // openCwd opens process.cwd, resolved inside the container's root with no
 // magic links: "/proc/self/fd/N" can never lead to a descriptor that
 // reaches the host (CVE-2024-21626). A missing cwd is created, as runc does.
 func openCwd(cwd string) (int, error) {
+	// Resolved from the process's root, never from whatever the working
+	// directory happens to be.
+	root, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: "/", Err: err}
+	}
+	defer unix.Close(root)
 	how := unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	}
-	fd, err := unix.Openat2(unix.AT_FDCWD, cwd, &how)
+	fd, err := unix.Openat2(root, cwd, &how)
 	if errors.Is(err, unix.ENOENT) {
 		if err := os.MkdirAll(cwd, 0o755); err != nil {
-			return -1, fmt.Errorf("process.cwd %s: %w", cwd, unwrapPathErr(err))
+			return -1, fmt.Errorf("process.cwd %q: %w", cwd, unwrapPathErr(err))
 		}
-		fd, err = unix.Openat2(unix.AT_FDCWD, cwd, &how)
+		fd, err = unix.Openat2(root, cwd, &how)
 	}
 	if err != nil {
-		return -1, fmt.Errorf("process.cwd %s: %w", cwd, os.NewSyscallError("openat2", err))
+		return -1, fmt.Errorf("process.cwd %q: %w", cwd, os.NewSyscallError("openat2", err))
 	}
 	return fd, nil
 }
@@ -261,7 +276,7 @@ func setRlimits(limits []specs.POSIXRlimit) error {
 		}
 		rl := unix.Rlimit{Cur: l.Soft, Max: l.Hard}
 		if err := unix.Prlimit(0, res, &rl, nil); err != nil {
-			return fmt.Errorf("process.rlimits %s: %w", l.Type, os.NewSyscallError("prlimit", err))
+			return fmt.Errorf("process.rlimits %q: %w", l.Type, os.NewSyscallError("prlimit", err))
 		}
 	}
 	return nil
@@ -275,7 +290,7 @@ func applySysctl(sysctl map[string]string) error {
 		}
 		path := "/proc/sys/" + strings.ReplaceAll(k, ".", "/")
 		if err := os.WriteFile(path, []byte(v), 0); err != nil {
-			return fmt.Errorf("linux.sysctl %s=%s: %w", k, v, unwrapPathErr(err))
+			return fmt.Errorf("linux.sysctl %q=%q: %w", k, v, unwrapPathErr(err))
 		}
 	}
 	return nil

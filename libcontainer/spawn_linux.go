@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,13 +63,17 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 		cmd.SysProcAttr.UseCgroupFD = true
 		cmd.SysProcAttr.CgroupFD = int(o.cgroup.Fd())
 	}
-	handOver(cmd, o.preserveFDs, named)
+	if err := handOver(cmd, o.preserveFDs, named); err != nil {
+		return 0, err
+	}
 	cmd.Env = append(cmd.Env, "GOMAXPROCS=1")
 	// The sealed binary goes last and is exec'd by its number in the child:
 	// the parent's own number could be reused by os/exec's descriptor
-	// shuffle before the exec (golang/go#61751). init closes it on exec.
+	// shuffle before the exec (golang/go#61751). init closes it first thing.
 	cmd.ExtraFiles = append(cmd.ExtraFiles, exeFile)
-	cmd.Path = "/proc/self/fd/" + strconv.Itoa(2+len(cmd.ExtraFiles))
+	exeFD := strconv.Itoa(2 + len(cmd.ExtraFiles))
+	cmd.Path = "/proc/self/fd/" + exeFD
+	cmd.Env = append(cmd.Env, fdExe+"="+exeFD)
 	if o.ns.env != nil {
 		cmd.Env = append(cmd.Env, o.ns.env...)
 		cmd.Env = append(cmd.Env, "_BERTH_NSENTER="+strings.TrimPrefix(envValue(cmd.Env, fdInitSock), fdInitSock+"="))
@@ -84,6 +89,11 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	}
 	checkpoint("spawn:start")
 	if err := cmd.Start(); err != nil {
+		if errors.Is(err, unix.EINVAL) && o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+			// The child's write of uid_map or gid_map: validateIDMappings
+			// catches what it knows of, the kernel may know more.
+			return 0, fmt.Errorf("start init in a new user namespace: the kernel refused linux.uidMappings or linux.gidMappings: %w", unix.EINVAL)
+		}
 		return 0, fmt.Errorf("start init: %w", err)
 	}
 	p.cmd = cmd

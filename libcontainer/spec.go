@@ -130,9 +130,9 @@ func (b *Bundle) validate() error {
 		b.Rootfs = filepath.Join(b.Path, b.Rootfs)
 	}
 	if fi, err := os.Stat(b.Rootfs); err != nil {
-		return invalid("root.path %s: %v", b.Rootfs, unwrapPathErr(err))
+		return invalid("root.path %q: %v", b.Rootfs, unwrapPathErr(err))
 	} else if !fi.IsDir() {
-		return invalid("root.path %s: not a directory", b.Rootfs)
+		return invalid("root.path %q: not a directory", b.Rootfs)
 	}
 	if err := validateProcess(s.Process); err != nil {
 		return err
@@ -150,7 +150,7 @@ func (b *Bundle) validate() error {
 		}
 		seen[ns.Type] = true
 		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
-			return invalid("linux.namespaces: %s path %q is not absolute", ns.Type, ns.Path)
+			return invalid("linux.namespaces: %q path %q is not absolute", ns.Type, ns.Path)
 		}
 	}
 	if seen[specs.UserNamespace] && len(s.Linux.UIDMappings) == 0 && userNSPath(s) == "" {
@@ -158,6 +158,21 @@ func (b *Bundle) validate() error {
 	}
 	if !seen[specs.UserNamespace] && (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) {
 		return invalid("linux.uidMappings set without a user namespace")
+	}
+	if err := validateIDMappings("linux.uidMappings", s.Linux.UIDMappings); err != nil {
+		return err
+	}
+	if err := validateIDMappings("linux.gidMappings", s.Linux.GIDMappings); err != nil {
+		return err
+	}
+	if seen[specs.UserNamespace] && userNSPath(s) == "" {
+		// A joined namespace's maps are checked by the kernel, at setresuid.
+		if err := validateUserMapped(s.Process.User, s.Linux.UIDMappings, s.Linux.GIDMappings); err != nil {
+			return err
+		}
+	}
+	if strings.IndexByte(s.Hostname, 0) >= 0 {
+		return invalid("hostname %q contains a NUL byte", s.Hostname)
 	}
 	if s.Hostname != "" && !seen[specs.UTSNamespace] {
 		return invalid("hostname %q set without a new uts namespace", s.Hostname)
@@ -249,16 +264,36 @@ func validateProcess(p *specs.Process) error {
 	if len(p.Args) == 0 || p.Args[0] == "" {
 		return invalid("process.args is empty: nothing to run")
 	}
+	// execve and chdir take C strings: a NUL byte would cut one short.
+	for i, a := range p.Args {
+		if strings.IndexByte(a, 0) >= 0 {
+			return invalid("process.args[%d] %q contains a NUL byte", i, a)
+		}
+	}
 	if p.Cwd == "" {
 		return invalid("process.cwd is not set")
+	}
+	if strings.IndexByte(p.Cwd, 0) >= 0 {
+		return invalid("process.cwd %q contains a NUL byte", p.Cwd)
 	}
 	if !filepath.IsAbs(p.Cwd) {
 		return invalid("process.cwd %q is not absolute", p.Cwd)
 	}
-	for _, e := range p.Env {
+	for i, e := range p.Env {
+		if strings.IndexByte(e, 0) >= 0 {
+			return invalid("process.env[%d] %q contains a NUL byte", i, e)
+		}
 		if !strings.Contains(e, "=") {
 			return invalid("process.env entry %q is not KEY=value", e)
 		}
+	}
+	if err := validateUserIDs(p.User); err != nil {
+		return err
+	}
+	// A profile that cannot be applied must not leave the process
+	// unconfined without a word (as an SELinux label is refused).
+	if p.ApparmorProfile != "" && !appArmorEnabled() {
+		return invalid("process.apparmorProfile %q is set, but AppArmor is not enabled on this host", p.ApparmorProfile)
 	}
 	return nil
 }

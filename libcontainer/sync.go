@@ -20,7 +20,9 @@ import (
 //	step  from    type        payload          meaning
 //	1     parent  plan        Plan, fds: one   everything init needs; with Plan.JoinTasks, the
 //	                          tasks file per   cgroup v1 tasks files init's exec thread writes
-//	                          v1 hierarchy     "0" to (cgroups/join.go)
+//	                          v1 hierarchy     "0" to (cgroups/join.go). A plan larger than
+//	                                           planInline travels in a memfd instead, attached
+//	                                           before the tasks files, with planInFd set
 //	1'    init    join        -                with Plan.JoinOnRequest (cgroup v2, memory limit):
 //	                                           mounts done, attach me now
 //	1''   parent  joined      -                without JoinTasks (cgroup v2): init is in its cgroup
@@ -56,9 +58,11 @@ const (
 type syncMsg struct {
 	Type string `json:"type"`
 	// Plan is an encoded *Plan: init decodes it with decodePlan (initspec.go).
-	Plan  json.RawMessage `json:"plan,omitempty"`
-	Error string          `json:"error,omitempty"`
-	Pid   int             `json:"pid,omitempty"`
+	Plan json.RawMessage `json:"plan,omitempty"`
+	// PlanInFD: the plan is in the memfd attached first (sendPlan).
+	PlanInFD bool   `json:"planInFd,omitempty"`
+	Error    string `json:"error,omitempty"`
+	Pid      int    `json:"pid,omitempty"`
 }
 
 // Plan is the spec plus what the parent resolved on the host side: what
@@ -113,6 +117,77 @@ func planMsg(p *Plan) (syncMsg, error) {
 		return syncMsg{}, fmt.Errorf("encode plan: %w", err)
 	}
 	return syncMsg{Type: msgPlan, Plan: data}, nil
+}
+
+// planInline is the largest plan sent inside its datagram. A larger one
+// (megabytes of annotations) goes through a memfd: the kernel wants a
+// datagram in one piece of memory and fails a few MB with ENOBUFS.
+const planInline = 256 << 10
+
+// sendPlan sends the plan message for p, with fds (the cgroup v1 tasks
+// files) attached.
+func (s *syncSocket) sendPlan(p *Plan, fds []int) error {
+	msg, err := planMsg(p)
+	if err != nil {
+		return err
+	}
+	if len(msg.Plan) <= planInline {
+		return s.send(msg, fds...)
+	}
+	mfd, err := planMemfd(msg.Plan)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(mfd)
+	return s.send(syncMsg{Type: msgPlan, PlanInFD: true}, append([]int{mfd}, fds...)...)
+}
+
+// planMemfd returns a sealed memfd holding data.
+func planMemfd(data []byte) (int, error) {
+	fd, err := unix.MemfdCreate("berth-plan", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return -1, os.NewSyscallError("memfd_create", err)
+	}
+	for off := 0; off < len(data); {
+		n, err := unix.Write(fd, data[off:])
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("write plan: %w", os.NewSyscallError("write", err))
+		}
+		off += n
+	}
+	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("seal plan", err)
+	}
+	return fd, nil
+}
+
+// planPayload is init's side of sendPlan: the encoded plan of msg, and the
+// descriptors that came with it, less the memfd if the plan was in one.
+func planPayload(msg syncMsg, fds []int) ([]byte, []int, error) {
+	if !msg.PlanInFD {
+		return msg.Plan, fds, nil
+	}
+	if len(fds) == 0 {
+		return nil, fds, errors.New("init protocol: plan in a memfd, but no descriptor came")
+	}
+	f := os.NewFile(uintptr(fds[0]), "berth-plan")
+	defer f.Close()
+	// From offset 0: the parent's writes left the shared offset at the end.
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fds[1:], fmt.Errorf("read plan: %w", err)
+	}
+	data := make([]byte, fi.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return nil, fds[1:], fmt.Errorf("read plan: %w", err)
+	}
+	return data, fds[1:], nil
 }
 
 // maxMsg bounds one datagram; the socket buffers are raised to match so a
