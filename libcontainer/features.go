@@ -39,7 +39,7 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no},
+			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &v2, SystemdUser: &no}, // --systemd-cgroup: v2 hosts, root
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: sorted(seccomp.Actions()), Operators: sorted(seccomp.Operators()),
 				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.Flags()),
