@@ -34,6 +34,8 @@ ifneq ($(MUSL_GCC),)
 	mkdir -p .build/musl && ln -sf $(SECCOMP_A) .build/musl/libseccomp.a
 endif
 	$(BUILD_ENV) CGO_ENABLED=1 $(GO) build $(GOFLAGS_BUILD)$(BUILD_TAGS) -ldflags '$(LDFLAGS) -extldflags -static' -o berth .
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -ldflags '-s -w' -o .build/berth-pull ./image/cmd/berth-pull
+	.build/berth-pull --append-to berth
 
 deps:
 	./scripts/deps.sh
@@ -46,7 +48,7 @@ test: deps berth unit fuzz integration conformance clients vm-test
 
 unit:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/... ./seccomp/...
+	$(GO) test -count=1 ./libcontainer/... ./rootfs/... ./cgroups/... ./network/... ./internal/... ./seccomp/... ./image/...
 
 # A short run of each fuzz target (config.json, IDs, the init protocol, mount
 # options, and jsonlite against encoding/json: the evidence behind jsonlite); the corpus is in */testdata/fuzz. Longer: FUZZ_RUNS=200000.

@@ -15,6 +15,7 @@ var bundleFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-pivot", Usage: "use a move mount and chroot instead of pivot_root (less secure)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "keep the caller's session keyring"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass this many fds after stdio (3, 4, ...) to the container"},
+	&cli.StringFlag{Name: "image", Usage: "make the bundle from this pulled image; arguments after the ID replace its Cmd"},
 }
 
 func createOpts(c *cli.Context, id string) libcontainer.CreateOpts {
@@ -44,14 +45,23 @@ func listenFDs() int {
 var createCommand = &cli.Command{
 	Name:      "create",
 	Usage:     "create a container from a bundle; it waits for 'start'",
-	ArgsUsage: "<container-id>",
+	ArgsUsage: "<container-id> (with --image: <container-id> [COMMAND [ARG...]])",
 	Flags:     bundleFlags,
 	Action: func(c *cli.Context) error {
-		id, err := oneID(c)
+		id, args, err := containerArgs(c)
 		if err != nil {
 			return err
 		}
-		_, err = libcontainer.Create(createOpts(c, id))
+		opts := createOpts(c, id)
+		undo := func() {}
+		if name := c.String("image"); name != "" {
+			if undo, err = useImage(&opts, name, args); err != nil {
+				return err
+			}
+		}
+		if _, err = libcontainer.Create(opts); err != nil {
+			undo()
+		}
 		return err
 	},
 }

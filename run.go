@@ -14,35 +14,45 @@ import (
 var runCommand = &cli.Command{
 	Name:      "run",
 	Usage:     "create and start a container; in the foreground, wait for it and return its exit code",
-	ArgsUsage: "<container-id>",
+	ArgsUsage: "<container-id> (with --image: <container-id> [COMMAND [ARG...]])",
 	Flags: append([]cli.Flag{
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the workload runs"},
 		&cli.BoolFlag{Name: "keep", Usage: "do not delete the container when it exits"},
 	}, bundleFlags...),
 	Action: func(c *cli.Context) error {
-		id, err := oneID(c)
+		id, args, err := containerArgs(c)
 		if err != nil {
 			return err
 		}
 		opts := createOpts(c, id)
+		undo := func() {}
+		if name := c.String("image"); name != "" {
+			if undo, err = useImage(&opts, name, args); err != nil {
+				return err
+			}
+		}
 		if c.Bool("detach") {
 			if _, err := libcontainer.Create(opts); err != nil {
+				undo()
 				return err
 			}
 			return libcontainer.Start(opts.Root, id)
 		}
-		return runForeground(opts, c.Bool("keep"))
+		return runForeground(opts, c.Bool("keep"), undo)
 	},
 }
 
 // runForeground runs the workload as berth's child: signals sent to berth
 // go to the workload, its terminal is proxied, and its exit code is berth's.
-func runForeground(opts libcontainer.CreateOpts, keep bool) error {
+// undo removes what was made for the create (a generated bundle) if it
+// fails.
+func runForeground(opts libcontainer.CreateOpts, keep bool, undo func()) error {
 	opts.Foreground = true
 	signals := make(chan os.Signal, 64)
 	opts.SignalsCaught = catchSignals(signals) // forwarded once it runs
 	p, err := libcontainer.Create(opts)
 	if err != nil {
+		undo()
 		return err
 	}
 	code, startErr, waitErr := superviseForeground(p, signals)

@@ -403,10 +403,20 @@ func (m *Manager) Join(pid int, sub SubCgroups) error {
 		}
 		err = writeFile(dir, "cgroup.procs", strconv.Itoa(pid))
 		if err != nil && !(optional(ctrl) || ctrl == "" && !host.unified) {
-			return fmt.Errorf("join cgroup: %w", err)
+			return fmt.Errorf("join cgroup: %w%s", err, joinHint(err))
 		}
 	}
 	return nil
+}
+
+// joinHint explains the v2 refusals of a join into a cgroup below one that
+// holds processes, which is where a relative cgroupsPath lands when berth
+// runs as a systemd service's main process.
+func joinHint(err error) string {
+	if host.unified && (errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EBUSY)) {
+		return " (cgroup v2 keeps processes out of cgroups with children: under a systemd unit, set linux.cgroupsPath outside the unit's cgroup or use --systemd-cgroup)"
+	}
+	return ""
 }
 
 // Stats reads the cgroup's counters.

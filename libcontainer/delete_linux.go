@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -65,6 +66,13 @@ func Delete(root, id string, force bool) error {
 	return c.destroy()
 }
 
+// BeforeRemove, when set, is called by delete once a container's processes
+// and cgroup are gone and before its state is removed, with the state root,
+// the ID, and the bundle and annotations it was created with (both empty
+// when its state could not be read): the image verbs remove the bundle they
+// generated (image.RemoveBundle). An error keeps the state.
+var BeforeRemove func(root, id, bundle string, annotations map[string]string) error
+
 // destroy kills whatever still runs, waits for it, removes the cgroup and
 // the state directory. Preconditions: lock held, cgroup paths checked.
 func (c *Container) destroy() error {
@@ -84,6 +92,11 @@ func (c *Container) destroy() error {
 	summary := c.summary()
 	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {
 		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // its mounts are in our mount table
+	}
+	if BeforeRemove != nil {
+		if err := BeforeRemove(filepath.Dir(c.dir), c.ID, c.Bundle, c.Annotations); err != nil {
+			return err // the state stays: delete can be tried again
+		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
@@ -136,6 +149,11 @@ func (c *Container) destroyUnreadable(cause error) error {
 	}
 	if err := removeCgroup(cg); err != nil {
 		return fmt.Errorf("%v; %w: not deleting %s", cause, err, c.dir)
+	}
+	if BeforeRemove != nil {
+		if err := BeforeRemove(filepath.Dir(c.dir), c.ID, "", nil); err != nil {
+			return fmt.Errorf("%v; %w: not deleting %s", cause, err, c.dir)
+		}
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)

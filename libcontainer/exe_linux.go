@@ -39,6 +39,11 @@ func seal(path string) (*os.File, error) {
 	return memfdCopy(path)
 }
 
+// ExeLength, when set, is how much of the binary file f is berth itself
+// (-1: all of it): the image puller appended after it (image/puller.go) is
+// not copied.
+var ExeLength func(f *os.File) int64
+
 // memfdCopy copies the binary into a sealed memfd.
 func memfdCopy(path string) (*os.File, error) {
 	src, err := os.Open(path)
@@ -51,7 +56,13 @@ func memfdCopy(path string) (*os.File, error) {
 		return nil, os.NewSyscallError("memfd_create", err)
 	}
 	f := os.NewFile(uintptr(fd), "berth-memfd")
-	if _, err := io.Copy(f, src); err != nil {
+	var from io.Reader = src
+	if ExeLength != nil {
+		if n := ExeLength(src); n > 0 {
+			from = io.LimitReader(src, n)
+		}
+	}
+	if _, err := io.Copy(f, from); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("copy own binary: %w", err)
 	}

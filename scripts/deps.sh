@@ -2,7 +2,7 @@
 # deps.sh: install the Debian packages berth's build and tests need, only
 # those missing (so it runs apt-get update only when it must install).
 set -eu
-pkgs="busybox-static make gcc musl-tools git runc crun time jq hyperfine uidmap libseccomp-dev iproute2 strace"
+pkgs="busybox-static make gcc musl-tools git runc crun time jq hyperfine uidmap libseccomp-dev iproute2 strace umoci skopeo"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

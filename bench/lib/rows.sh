@@ -44,6 +44,32 @@ row_floor() {
 	emit run_floor "  run / floor" x %.2f noratio "each runtime's run median over the floor's"
 }
 
+# 1c. `run --image` of the bench bundle's rootfs pulled as an image
+# (scripts/mkimage.sh: one layer, Cmd /bin/true), berth only, then as a
+# multiple of berth's `run` (issue 16: at most 1.5). Needs row "run" before
+# it for the ratio. The image store is in the bench's temporary directory.
+row_image() {
+	local idf=$T/id-berth-image data=$T/imagedata log=$T/logs/image.log
+	say "== 1c/9 run --image: the same rootfs as a pulled image (berth only)"
+	reset_row
+	if ! "$repo/scripts/mkimage.sh" "$T/layout" "$T/bundle/rootfs" /bin/true >"$log" 2>&1 ||
+		! BERTH_DATA_DIR=$data "${BIN[berth]}" image pull "oci:$T/layout:bench" bench >>"$log" 2>&1; then
+		R_ERR[berth]="could not make or pull the image: $(firstlines "$log")"
+	else
+		hf image berth "read id < $(q "$idf") && BERTH_DATA_DIR=$(q "$data") exec $(rt_cmd berth) run --image bench \"\$id\"" \
+			"$(q "$STEP") next $(q "$idf")"
+	fi
+	check_clean image berth
+	emit image "run --image, same rootfs" ms %.1f noratio "berth only: a container from a pulled image (docs/images.md)"
+	if [ -n "${R_VAL[berth]:-}" ] && [ -n "${RUN_MEDIAN[berth]:-}" ]; then
+		R_VAL[berth]=$(awk -v i="${R_VAL[berth]}" -v r="${RUN_MEDIAN[berth]}" 'BEGIN { printf "%.2f", i / r }')
+	else
+		R_VAL[berth]=""
+	fi
+	R_DET[berth]=null
+	emit image_run "  run --image / run" x %.2f noratio "at most 1.5 (issue 16)"
+}
+
 # 2. create + start + delete as three commands, as containerd drives a
 # runtime; then each of the three alone.
 row_lifecycle() {
@@ -301,10 +327,21 @@ row_size() {
 	reset_row
 	for rt in "${RUNTIMES[@]}"; do
 		size=$(stat -Lc %s "${BIN[$rt]}")
+		[ "$rt" = berth ] && size=$(berth_elf_size "${BIN[$rt]}")
 		R_VAL[$rt]=$(awk -v s="$size" 'BEGIN { printf "%.2f", s / 1048576 }')
 		R_DET[$rt]=$(jq -nc --argjson b "$size" --arg f "$(file -bL "${BIN[$rt]}" 2>/dev/null)" '{bytes: $b, file: $f}')
 	done
-	emit size "binary size" MiB %.2f
+	emit size "binary size" MiB %.2f "" "berth: without the image puller appended past its mapped segments (docs/images.md); the file is $(awk -v s="$(stat -Lc %s "${BIN[berth]}")" 'BEGIN { printf "%.2f", s / 1048576 }') MiB"
+}
+
+# berth_elf_size FILE: the bytes of FILE before an appended image puller
+# (image/puller.go: a 32-byte trailer, "berth-image-pull", offset, length).
+berth_elf_size() {
+	if [ "$(tail -c 32 "$1" | head -c 16)" = berth-image-pull ]; then
+		tail -c 16 "$1" | od -An -t u8 -N 8 | tr -d ' '
+	else
+		stat -Lc %s "$1"
+	fi
 }
 
 # 8. create with docker's default seccomp profile against the same bundle

@@ -11,6 +11,11 @@ repo=$(cd "$here/../.." && pwd)
 pass=0 fail=0
 ok() { echo "ok   - $*"; pass=$((pass + 1)); }
 bad() { echo "FAIL - $*"; fail=$((fail + 1)); }
+# why UNIT: what systemd and the journal say about a unit, after a failure.
+why() {
+	systemctl status --no-pager -l "$1" 2>&1 | sed 's/^/    /' | head -20
+	journalctl --no-pager -u "$1" 2>&1 | tail -15 | sed 's/^/    /'
+}
 check() { # check DESC CMD...: ok when CMD succeeds
 	local d=$1; shift
 	if "$@" >/dev/null 2>&1; then ok "$d"; else bad "$d"; fi
@@ -49,7 +54,10 @@ bundle() {
 	BERTH=$BERTH "$repo/scripts/mkbundle.sh" "$dir" sh -c "$*" >/dev/null || { bad "mkbundle $dir"; return 1; }
 	cp "$SDNOTIFY" "$dir/rootfs/bin/sdnotify"
 	mkdir -p "$dir/rootfs/out"
-	jq --arg out "$T/out" '.process.terminal = false |
+	# cgroupfs driver: the container's cgroup outside the unit's, which
+	# systemd does not delegate (docs/systemd.md)
+	jq --arg out "$T/out" --arg cg "/berth-test/$(basename "$dir")" '.process.terminal = false |
+		.linux.cgroupsPath = $cg |
 		.mounts += [{destination: "/out", type: "bind", source: $out, options: ["rbind", "rw"]}]' \
 		"$dir/config.json" >"$dir/c.json" && mv "$dir/c.json" "$dir/config.json"
 }
@@ -73,8 +81,13 @@ systemctl start --no-block berth-t-notify.service
 if wait_for 60 sh -c "$BERTH --root $ROOT list -q | grep -qx notify"; then ok "the container runs"; else bad "the container runs"; fi
 sleep 1
 s=$(state berth-t-notify.service)
-if [ "$s" = activating ]; then ok "activating before READY=1"; else bad "activating before READY=1 (got $s)"; fi
+if [ "$s" = activating ]; then ok "activating before READY=1"; else bad "activating before READY=1 (got $s)"; why berth-t-notify.service; fi
 if wait_for 60 sh -c '[ "$(systemctl show -p ActiveState --value berth-t-notify.service)" = active ]'; then ok "active after READY=1"; else bad "active after READY=1 (got $(state berth-t-notify.service))"; fi
+if [ "$(state berth-t-notify.service)" = failed ]; then
+	echo "the notify unit failed: the checks that need it running are skipped"
+	echo "$pass passed, $((fail + 1)) failed"
+	exit 1
+fi
 st=$(systemctl show -p StatusText --value berth-t-notify.service)
 if [ "$st" = serving ]; then ok "STATUS= reached systemd"; else bad "STATUS= reached systemd (got '$st')"; fi
 if wait_for 20 sh -c 'journalctl -u berth-t-notify.service -o cat | grep -q hello-journal'; then ok "the workload's output is in journalctl -u"; else bad "the workload's output is in journalctl -u"; fi
