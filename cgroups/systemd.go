@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/big"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -246,7 +245,7 @@ func unifiedProps(files map[string]string) ([]sdProp, error) {
 // rangeToBits turns a cpuset list ("0-3,5") into systemd's bitmask: byte
 // 0 holds CPUs 0-7, lowest bit first.
 func rangeToBits(list string) ([]byte, error) {
-	bits := new(big.Int)
+	var out []byte
 	for _, r := range strings.Split(list, ",") {
 		lo, hi, isRange := strings.Cut(strings.TrimSpace(r), "-")
 		start, err := strconv.ParseUint(lo, 10, 32)
@@ -258,12 +257,11 @@ func rangeToBits(list string) ([]byte, error) {
 			return nil, errors.New("not a list of numbers and ranges")
 		}
 		for i := start; i <= end; i++ {
-			bits.SetBit(bits, int(i), 1)
+			for uint64(len(out)) <= i/8 {
+				out = append(out, 0)
+			}
+			out[i/8] |= 1 << (i % 8)
 		}
-	}
-	out := bits.Bytes() // big-endian
-	for l, r := 0, len(out)-1; l < r; l, r = l+1, r-1 {
-		out[l], out[r] = out[r], out[l]
 	}
 	return out, nil
 }
