@@ -10,7 +10,9 @@
 // the v2 conversions follow runc's. hier.go finds the host's layout,
 // limits.go and blkio.go turn resources into writes, devices.go and
 // devicebpf.go own the device rules, freeze.go the freezer, join.go how
-// processes get in, stats.go the counters.
+// processes get in, stats.go the counters; systemd.go and sdunit.go are
+// the systemd driver (--systemd-cgroup), whose cgroup is a scope that
+// systemd makes, and whose files are then written as here.
 package cgroups
 
 import (
