@@ -11,10 +11,12 @@ limits() {
 		.linux.resources.pids = {limit: $p}' "$1/config.json" >"$1/c.json" && mv "$1/c.json" "$1/config.json"
 }
 # sdbundle NAME SCRIPT: $T/b-NAME runs SCRIPT on the rootfs of $T/b-sdbase
-# (making a busybox rootfs is slow in the guest: one is shared).
+# (making a busybox rootfs is slow in the guest: one is shared), with the
+# default cgroupsPath (":berth:<id>" under --systemd-cgroup).
 sdbundle() {
 	mkdir -p "$T/b-$1"
-	jq --arg root "$T/b-sdbase/rootfs" --arg s "$2" '.root.path = $root | .process.args = ["sh", "-c", $s]' \
+	jq --arg root "$T/b-sdbase/rootfs" --arg s "$2" '.root.path = $root | .process.args = ["sh", "-c", $s] |
+		.linux.cgroupsPath = ""' \
 		"$T/b-sdbase/config.json" >"$T/b-$1/config.json"
 }
 cgpath() { jq --arg p "$2" '.linux.cgroupsPath = $p' "$1/config.json" >"$1/c.json" && mv "$1/c.json" "$1/config.json"; }
