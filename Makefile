@@ -38,13 +38,13 @@ endif
 	.build/berth-pull --append-to berth
 
 deps:
-	./scripts/deps.sh
+	./scripts/deps.sh --test
 
 # The README's test command: unit tests, the integration tests that drive the
 # built binary against busybox bundles in temporary directories, the OCI
-# conformance suite, the real clients, and the integration tests again on
-# pure cgroup v2.
-test: deps berth unit fuzz integration conformance clients vm-test
+# conformance suite, the real clients, Kubernetes' CRI validation suite
+# through containerd, and the integration tests again on pure cgroup v2.
+test: deps berth unit fuzz integration conformance clients cri vm-test
 
 unit:
 	$(GO) vet ./...
@@ -88,6 +88,13 @@ clients: berth
 
 clients-runc:
 	RUNTIME=$$(command -v runc) tests/clients/run.sh all
+
+# Kubernetes' CRI validation suite (critest) through containerd's CRI
+# plugin, with the runtime handlers runc and berth (tests/cri/README.md);
+# fails if berth fails a spec that passes with runc.
+.PHONY: cri
+cri: berth
+	tests/cri/run.sh
 
 # The integration tests again, in a qemu guest with pure cgroup v2 (this
 # host is hybrid): tests/vm/README.md.

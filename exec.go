@@ -19,6 +19,7 @@ var execCommand = &cli.Command{
 		&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "path to a process.json (overrides the flags below)"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a terminal"},
 		&cli.StringFlag{Name: "console-socket", Usage: "unix socket that receives the terminal's master fd"},
+		&cli.StringFlag{Name: "pidfd-socket", Usage: "unix socket that receives a pidfd of the process"},
 		&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
 		&cli.StringFlag{Name: "pid-file", Usage: "write the process's PID to this file"},
 		&cli.StringFlag{Name: "cwd", Usage: "working directory in the container"},
@@ -61,7 +62,7 @@ func execAction(c *cli.Context) error {
 		Tty: c.Bool("tty"), Cwd: c.String("cwd"), Env: c.StringSlice("env"), User: c.String("user"),
 		AdditionalGids: c.StringSlice("additional-gids"), Caps: c.StringSlice("cap"),
 		NoNewPrivs: c.Bool("no-new-privs"), AppArmor: c.String("apparmor"), ProcessLabel: c.String("process-label"),
-		ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), Detach: c.Bool("detach"),
+		ConsoleSocket: c.String("console-socket"), PidFile: c.String("pid-file"), PidfdSocket: c.String("pidfd-socket"), Detach: c.Bool("detach"),
 		PreserveFDs: c.Int("preserve-fds"), IgnorePaused: c.Bool("ignore-paused"), Cgroups: c.StringSlice("cgroup"),
 	}
 	if opts.Detach {

@@ -67,7 +67,7 @@ func newApp() *cli.App {
 			createCommand, startCommand, runCommand, stateCommand, listCommand,
 			killCommand, deleteCommand, specCommand, execCommand,
 			pauseCommand, resumeCommand, psCommand, updateCommand, eventsCommand, featuresCommand,
-			checkpointCommand, restoreCommand, imageCommand,
+			checkpointCommand, restoreCommand, imageCommand, networkCommand,
 		},
 	}
 }

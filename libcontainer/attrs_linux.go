@@ -18,6 +18,15 @@ var personalities = map[specs.LinuxPersonalityDomain]uintptr{
 	specs.PerLinux: 0x0000, specs.PerLinux32: 0x0008,
 }
 
+// personalityFlags are the kernel's (uapi linux/personality.h), or'ed into
+// the domain: linux.personality.flags.
+var personalityFlags = map[specs.LinuxPersonalityFlag]uintptr{
+	"UNAME26": 0x0020000, "ADDR_NO_RANDOMIZE": 0x0040000, "FDPIC_FUNCPTRS": 0x0080000,
+	"MMAP_PAGE_ZERO": 0x0100000, "ADDR_COMPAT_LAYOUT": 0x0200000, "READ_IMPLIES_EXEC": 0x0400000,
+	"ADDR_LIMIT_32BIT": 0x0800000, "SHORT_INODE": 0x1000000, "WHOLE_SECONDS": 0x2000000,
+	"STICKY_TIMEOUTS": 0x4000000, "ADDR_LIMIT_3GB": 0x8000000,
+}
+
 func setPersonality(p *specs.LinuxPersonality) error {
 	if p == nil {
 		return nil
@@ -25,6 +34,9 @@ func setPersonality(p *specs.LinuxPersonality) error {
 	dom, ok := personalities[p.Domain]
 	if !ok {
 		return fmt.Errorf("linux.personality: unknown domain %q (want LINUX or LINUX32)", p.Domain)
+	}
+	for _, f := range p.Flags {
+		dom |= personalityFlags[f] // checked by validatePersonality
 	}
 	if _, _, e := unix.Syscall(unix.SYS_PERSONALITY, dom, 0, 0); e != 0 {
 		return fmt.Errorf("linux.personality: %w", os.NewSyscallError("personality", e))

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-project/berth/cgroups"
 	"github.com/berth-project/berth/internal/linux"
 	"github.com/berth-project/berth/internal/logs"
+	"github.com/berth-project/berth/network"
 	"github.com/berth-project/berth/rootfs"
 	"github.com/berth-project/berth/seccomp"
 )
@@ -26,6 +27,7 @@ type CreateOpts struct {
 	Root, ID, Bundle string
 	PidFile          string
 	ConsoleSocket    string
+	PidfdSocket      string // --pidfd-socket: receives a pidfd of init (pidfd_linux.go)
 	NoPivot          bool
 	NoNewKeyring     bool
 	PreserveFDs      int
@@ -41,6 +43,10 @@ type CreateOpts struct {
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
+	// Network and Publish are --network and --publish (network/): empty,
+	// the config's namespaces decide.
+	Network string
+	Publish []string
 }
 
 // InitProcess is a container whose init is set up and waiting for start.
@@ -68,6 +74,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	if cr.listener != nil {
 		defer cr.listener.Close()
 	}
+	pidfdSock, err := dialPidfdSocket(opts.PidfdSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer pidfdSock.Close() // nil-safe; sent and closed by sendPidfd
 	cr.netns = startNetNS(&cr.ns)
 	c, err := createDir(opts.Root, opts.ID)
 	if err != nil {
@@ -85,9 +96,12 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	}
 	// In the foreground nothing needs to happen between ready and start
 	// unless a pid file is to exist first: save the round trip.
-	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == ""}
+	p = &InitProcess{Container: c, noWait: opts.Foreground && opts.PidFile == "" && cr.net == nil}
 	defer func() {
 		if err != nil {
+			if cr.netAdded != nil {
+				<-cr.netAdded // never tear down under an ADD still at work
+			}
 			closeNetNS(cr.netns)
 			p.notify.Close()
 			p.abort(cr.cg)
@@ -118,10 +132,18 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			return p, fmt.Errorf("root.path: %w", err)
 		}
 	}
+	if err := recordNetwork(c, cr); err != nil {
+		return p, err
+	}
 	// Recorded before anything is made, so that a create killed at any later
 	// point leaves enough behind for `delete --force` to undo it.
 	if err := c.save(); err != nil {
 		return p, err
+	}
+	if cr.net != nil && !cr.netLate {
+		if err := setupNetwork(cr, nil); err != nil {
+			return p, err
+		}
 	}
 	// On a hybrid host init starts in its unified-hierarchy cgroup, which
 	// has no controllers; the v1 hierarchies it joins itself (launch). The
@@ -147,10 +169,16 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 		return p, err
 	}
 	checkpoint("create:ready")
+	if err := p.finishNetwork(cr); err != nil {
+		return p, err
+	}
 	if opts.PidFile != "" {
 		if err := writePidFile(opts.PidFile, c.InitPID); err != nil {
 			return p, err
 		}
+	}
+	if err := sendPidfd(pidfdSock, c.InitPID, pidfdInit); err != nil {
+		return p, err
 	}
 	c.Creating = false
 	if err := c.save(); err != nil {
@@ -171,8 +199,16 @@ type creation struct {
 	filter   *seccomp.Program
 	listener *os.File // the seccomp agent's socket, when the profile notifies
 	cg       *cgroups.Manager
-	unified  *os.File         // the hybrid host's unified cgroup to start init in, or nil
-	netns    chan netnsResult // the network namespace made for init (netns_linux.go), or nil
+	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
+	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
+	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
+	// netLate: init's user namespace must own the network namespace, so
+	// clone makes it and the attachment follows the spawn.
+	netLate  bool
+	netAdded chan error // ADD at work (network_linux.go), until Create waits for it
+	// devicesMoved: linux.netDevices went into the namespace made here
+	// (otherwise they go once init is in its own, netdev_linux.go).
+	devicesMoved bool
 	// notifyHost is systemd's NOTIFY_SOCKET: the container gets its own
 	// (notify_linux.go).
 	notifyHost string
@@ -203,6 +239,9 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	cr := &creation{opts: opts, bundle: b}
+	if err := resolveNetwork(cr); err != nil {
+		return nil, err
+	}
 	if cr.notifyHost = hostNotifySocket(); cr.notifyHost != "" && b.Spec.Process != nil {
 		root, err := filepath.Abs(opts.Root)
 		if err != nil {
@@ -211,7 +250,14 @@ func resolve(opts CreateOpts) (*creation, error) {
 		addNotifyMount(b.Spec, filepath.Join(root, opts.ID))
 		b.Raw = nil
 	}
-	if cr.ns, err = planNamespaces(b.Spec); err != nil {
+	planned := b.Spec
+	if cr.net != nil && !cr.netLate {
+		planned = withoutNetNS(b.Spec) // made by the parent (network_linux.go)
+	}
+	if cr.ns, err = planNamespaces(planned); err != nil {
+		return nil, err
+	}
+	if err := checkNetDevices(b.Spec); err != nil {
 		return nil, err
 	}
 	l := b.Spec.Linux
@@ -251,8 +297,17 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		defer r.f.Close()
 		named[fdNetNS] = r.f
+		// Into the namespace before init can see it (netdev_linux.go).
+		if err := network.MoveDevices(c.NetDevices, r.f); err != nil {
+			return err
+		}
+		cr.devicesMoved = true
 	}
-	var err error
+	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path, named)
+	if err != nil {
+		return err
+	}
+	defer closeFileMap(idmapped) // init has its own copies after the spawn
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 		cgroup: cr.unified,
@@ -260,6 +315,11 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		return err
 	}
 	checkpoint("create:spawned")
+	if cr.net != nil && cr.netLate {
+		if err := setupNetwork(cr, &c.InitPID); err != nil {
+			return err
+		}
+	}
 	if err := chownForJoinedUserNS(fifo, spec, c.InitPID); err != nil {
 		return err
 	}
@@ -433,6 +493,10 @@ func (p *InitProcess) initDied() error {
 		if spec := p.Container.Config; hasMemoryLimit(spec) {
 			hint = fmt.Sprintf(" (killed: is linux.resources.memory.limit, %d bytes, too low?)", *spec.Linux.Resources.Memory.Limit)
 		}
+	} else if ok && ws.Signaled() && ws.Signal() == syscall.SIGSYS {
+		if spec := p.Container.Config; spec.Linux != nil && spec.Linux.Seccomp != nil {
+			hint = " (killed by linux.seccomp: the profile refuses a syscall berth makes before exec)"
+		}
 	}
 	return fmt.Errorf("container init exited during setup: %w%s", err, hint)
 }
@@ -442,7 +506,11 @@ func (p *InitProcess) abort(cg *cgroups.Manager) {
 	if p.sock != nil {
 		p.sock.Close()
 	}
+	p.Container.returnDevices()
 	p.kill()
+	if err := p.Container.detachNetwork(); err != nil {
+		logs.Warn(err)
+	}
 	cg.Destroy()
 	if c := p.Container; c.Config != nil && !hasNS(c.Config, specs.MountNamespace) {
 		rootfs.DetachOwnMounts(c.Rootfs, c.RootfsMountBelow) // a container sharing our mount table

@@ -76,6 +76,7 @@ var BeforeRemove func(root, id, bundle string, annotations map[string]string) er
 // destroy kills whatever still runs, waits for it, removes the cgroup and
 // the state directory. Preconditions: lock held, cgroup paths checked.
 func (c *Container) destroy() error {
+	c.returnDevices()
 	c.killInit()
 	checkpoint("delete:killed")
 	if cg := c.cgroup(); cg != nil {
@@ -88,6 +89,9 @@ func (c *Container) destroy() error {
 			return err
 		}
 		checkpoint("delete:cgroup-removed")
+	}
+	if err := c.detachNetwork(); err != nil {
+		logs.Warn(err) // what DEL could not undo stays; the container goes
 	}
 	summary := c.summary()
 	if summary != nil && !summary.hasNS(specs.MountNamespace) && c.Rootfs != "" {

@@ -32,6 +32,7 @@ type ExecOpts struct {
 	ProcessLabel   string
 	ConsoleSocket  string
 	PidFile        string
+	PidfdSocket    string // --pidfd-socket: receives a pidfd of the process (pidfd_linux.go)
 	Detach         bool
 	PreserveFDs    int
 	IgnorePaused   bool
@@ -105,6 +106,11 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 	if err != nil {
 		return nil, err
 	}
+	pidfdSock, err := dialPidfdSocket(opts.PidfdSocket)
+	if err != nil {
+		return nil, err
+	}
+	defer pidfdSock.Close() // nil-safe; sent and closed by sendPidfd
 	p = &InitProcess{Container: c, exec: true, noWait: opts.PidFile == ""}
 	defer func() {
 		if err != nil {
@@ -179,6 +185,9 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 		if err := writePidFile(opts.PidFile, p.Pid); err != nil {
 			return p, err
 		}
+	}
+	if err := sendPidfd(pidfdSock, p.Pid, pidfdExec); err != nil {
+		return p, err
 	}
 	if opts.Detach {
 		return p, p.Start()

@@ -31,6 +31,7 @@ func Features() *features.Features {
 	sort.Strings(caps)
 	v2 := cgroups.IsUnified()
 	v1 := !v2
+	rdma := hostHasController("rdma")
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -39,15 +40,18 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &v2, SystemdUser: &no}, // --systemd-cgroup: v2 hosts, root
+			// --systemd-cgroup: on v2 hosts, as root
+			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &v2, SystemdUser: &no, Rdma: &rdma},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: sorted(seccomp.Actions()), Operators: sorted(seccomp.Operators()),
-				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.Flags()),
+				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.SupportedFlags()),
 			},
 			Apparmor:        &features.Apparmor{Enabled: &no},
 			Selinux:         &features.Selinux{Enabled: &no},
 			IntelRdt:        &features.IntelRdt{Enabled: &no},
-			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &no}},
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
+			MemoryPolicy:    &features.MemoryPolicy{Modes: memoryPolicyModes(), Flags: memoryPolicyFlags()},
+			NetDevices:      &features.NetDevices{Enabled: &yes},
 		},
 		Annotations: map[string]string{"io.github.berth-project.berth.version": "see berth --version"},
 	}

@@ -22,6 +22,9 @@ import (
 // reports the error to the parent and exits 1. It never touches state.json
 // and never logs; the parent prints the one error the user sees.
 func Init() {
+	if os.Getenv(holdUserNSEnv) == "1" {
+		holdUserNS() // never returns
+	}
 	// Capabilities and the exec below are per thread: stay on this one.
 	runtime.LockOSThread()
 	// Non-dumpable until execve: no process of the container can ptrace
@@ -94,11 +97,18 @@ func initProcess(s *syncSocket) error {
 			return fmt.Errorf("become the user namespace's root: %w", err)
 		}
 	}
+	if err := setInitialCPUAffinity(plan.Spec.Process); err != nil {
+		closeFDs(cgFDs)
+		return err
+	}
 	if plan.Exec {
 		// nsenter has joined every namespace of the container, and we
 		// started in its cgroup (v2) or join it now (v1): only the process
 		// is left. A container without a mount namespace has only its chroot.
 		if err := joinCgroup(cgFDs, plan.JoinTasks); err != nil {
+			return err
+		}
+		if err := setFinalCPUAffinity(plan.Spec.Process); err != nil {
 			return err
 		}
 		if !hasNS(plan.Spec, specs.MountNamespace) {
@@ -158,7 +168,12 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	}
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
-	r, err := rootfs.Prepare(rootfsConfig(plan))
+	cfg := rootfsConfig(plan)
+	var err error
+	if cfg.Idmapped, err = idmappedFromParent(spec.Mounts); err != nil {
+		return err
+	}
+	r, err := rootfs.Prepare(cfg)
 	if err != nil {
 		return err
 	}
@@ -166,6 +181,9 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	// the container (a container runs under a 1 MiB memory limit). On v2
 	// the parent's attach overlapped the mounts above.
 	if err := enterCgroup(s, plan, cgFDs); err != nil {
+		return err
+	}
+	if err := setFinalCPUAffinity(spec.Process); err != nil {
 		return err
 	}
 	// Hooks that need the container's mounts but not yet its root: the
@@ -291,6 +309,9 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 func setProcessAttrs(spec *specs.Spec) error {
 	proc := spec.Process
 	if err := setPersonality(spec.Linux.Personality); err != nil {
+		return err
+	}
+	if err := setMemoryPolicy(spec.Linux.MemoryPolicy); err != nil {
 		return err
 	}
 	if err := setIOPriority(proc.IOPriority); err != nil {

@@ -39,13 +39,14 @@ type initSpec struct {
 }
 
 type initLinux struct {
-	Namespaces        []specs.LinuxNamespace  `json:"namespaces,omitempty"`
-	Devices           []specs.LinuxDevice     `json:"devices,omitempty"`
-	Sysctl            map[string]string       `json:"sysctl,omitempty"`
-	RootfsPropagation string                  `json:"rootfsPropagation,omitempty"`
-	MaskedPaths       []string                `json:"maskedPaths,omitempty"`
-	ReadonlyPaths     []string                `json:"readonlyPaths,omitempty"`
-	Personality       *specs.LinuxPersonality `json:"personality,omitempty"`
+	Namespaces        []specs.LinuxNamespace   `json:"namespaces,omitempty"`
+	Devices           []specs.LinuxDevice      `json:"devices,omitempty"`
+	Sysctl            map[string]string        `json:"sysctl,omitempty"`
+	RootfsPropagation string                   `json:"rootfsPropagation,omitempty"`
+	MaskedPaths       []string                 `json:"maskedPaths,omitempty"`
+	ReadonlyPaths     []string                 `json:"readonlyPaths,omitempty"`
+	Personality       *specs.LinuxPersonality  `json:"personality,omitempty"`
+	MemoryPolicy      *specs.LinuxMemoryPolicy `json:"memoryPolicy,omitempty"`
 	Seccomp           *struct {
 		ListenerMetadata string `json:"listenerMetadata,omitempty"`
 	} `json:"seccomp,omitempty"`
@@ -73,7 +74,7 @@ func (s *initSpec) spec() *specs.Spec {
 		Linux: &specs.Linux{
 			Namespaces: l.Namespaces, Devices: l.Devices, Sysctl: l.Sysctl,
 			RootfsPropagation: l.RootfsPropagation, MaskedPaths: l.MaskedPaths,
-			ReadonlyPaths: l.ReadonlyPaths, Personality: l.Personality,
+			ReadonlyPaths: l.ReadonlyPaths, Personality: l.Personality, MemoryPolicy: l.MemoryPolicy,
 		},
 	}
 	if l.Seccomp != nil {

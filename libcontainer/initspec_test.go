@@ -25,11 +25,12 @@ func TestInitSpecKeepsWhatInitUses(t *testing.T) {
 		StartContainer:  []specs.Hook{{Path: "/bin/sc"}},
 	}
 	full.Mounts = append(full.Mounts, specs.Mount{Destination: "/m", Type: "bind", Source: "/s",
-		Options: []string{"rbind", "ro"}, UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}})
+		Options: []string{"rbind", "ro"}})
 	full.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "c", Major: 1, Minor: 3}}
 	full.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
 	full.Linux.RootfsPropagation = "rslave"
 	full.Linux.Personality = &specs.LinuxPersonality{Domain: specs.PerLinux32}
+	full.Linux.MemoryPolicy = &specs.LinuxMemoryPolicy{Mode: specs.MpolBind, Nodes: "0", Flags: []specs.MemoryPolicyFlagType{specs.MpolFStaticNodes}}
 	full.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerMetadata: "meta"}
 	full.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: ptr(int64(5))}}
 	// The plan's spec goes either encoded here or as the bundle's own
@@ -83,6 +84,7 @@ func checkPlanRoundTrip(t *testing.T, sent *Plan, full *specs.Spec) {
 		"sysctl": {g.Linux.Sysctl, f.Linux.Sysctl}, "propagation": {g.Linux.RootfsPropagation, f.Linux.RootfsPropagation},
 		"masked": {g.Linux.MaskedPaths, f.Linux.MaskedPaths}, "readonly": {g.Linux.ReadonlyPaths, f.Linux.ReadonlyPaths},
 		"personality":       {g.Linux.Personality, f.Linux.Personality},
+		"memory policy":     {g.Linux.MemoryPolicy, f.Linux.MemoryPolicy},
 		"listener metadata": {g.Linux.Seccomp.ListenerMetadata, f.Linux.Seccomp.ListenerMetadata},
 		"plan fields":       {[]any{got.ID, got.Rootfs, got.NoWait, got.JoinTasks}, []any{sent.ID, sent.Rootfs, sent.NoWait, sent.JoinTasks}},
 	} {

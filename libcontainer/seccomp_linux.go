@@ -1,17 +1,18 @@
 package libcontainer
 
 import (
-	"encoding/hex"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"hash/fnv"
 	"os"
-	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-project/berth/internal/logs"
 	"github.com/berth-project/berth/seccomp"
 )
 
@@ -45,67 +46,30 @@ func compileSeccomp(spec *specs.Spec) (*seccomp.Program, *os.File, error) {
 	return prog, os.NewFile(uintptr(fd), "seccomp-listener"), nil
 }
 
-// seccompCache holds compiled profiles: libseccomp takes ~25 ms to compile
-// docker's default profile, and every container of a docker or podman host
-// uses the same one. An entry is named by a hash of the profile's JSON (and
-// the compiler's version) and holds that JSON itself, which must match: so
-// the hash need not resist collisions (FNV; crypto/sha256 would link 0.15 MB
-// of FIPS code into every berth process), and a forged or colliding entry is
-// a cache miss, never another profile's filter. The directory is root's,
-// 0700; a damaged entry is compiled again.
-var seccompCache = "/var/cache/berth/seccomp"
-
-type cacheEntry struct {
-	Key     string           `json:"key"`
-	Program *seccomp.Program `json:"program"`
-}
-
-func cachedProgram(s *specs.LinuxSeccomp) (*seccomp.Program, error) {
-	profile, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	key := seccomp.CompilerVersion + "\n" + string(profile)
-	h := fnv.New128a()
-	h.Write([]byte(key))
-	path := filepath.Join(seccompCache, hex.EncodeToString(h.Sum(nil))+".json")
-	if data, err := os.ReadFile(path); err == nil {
-		var e cacheEntry
-		if json.Unmarshal(data, &e) == nil && e.Key == key && e.Program != nil && len(e.Program.Insns) > 0 {
-			return e.Program, nil
-		}
-	}
-	prog, skipped, err := seccomp.Compile(s)
-	if err != nil {
-		return nil, err
-	}
-	if len(skipped) > 0 {
-		logs.Debugf("linux.seccomp: syscalls unknown to libseccomp, skipped: %v", skipped)
-	}
-	if data, err := json.Marshal(cacheEntry{key, prog}); err == nil && os.MkdirAll(filepath.Dir(path), 0o700) == nil {
-		if err := writeFileAtomic(path, data, 0o600, true); err != nil {
-			logs.Debugf("seccomp cache: %v", err) // only a missed speed-up
-		}
-	}
-	return prog, nil
-}
-
 // loadSeccomp installs the plan's filter and hands a notify fd to the
 // listener with the container's state, as the runtime spec describes.
+//
+// Everything the hand-over needs is made before the filter goes on: from
+// then until the agent holds the notify fd, a syscall the profile notifies
+// (fcntl, close, read, even mmap) would wait for an answer that cannot come
+// (runc issue 4328). Between Load and sendmsg there is no other syscall, and
+// no allocation that could ask the kernel for memory.
 func loadSeccomp(plan *Plan) error {
-	fd, err := plan.Seccomp.Load()
-	if err != nil {
-		return fmt.Errorf("load seccomp filter: %w", err)
+	if plan.Seccomp.KillThread {
+		guardThread()
 	}
-	if fd < 0 {
+	if !plan.Seccomp.Notify {
+		if _, err := plan.Seccomp.Load(); err != nil {
+			return fmt.Errorf("load seccomp filter: %w", err)
+		}
 		return nil
 	}
-	defer unix.Close(fd)
 	listener, err := inheritedFD(fdSeccompListener)
 	if err != nil || listener == nil {
-		return fmt.Errorf("seccomp notify: no listener socket")
+		return errors.New("seccomp notify: no listener socket")
 	}
 	defer listener.Close()
+	lfd := int(listener.Fd())
 	st := specs.ContainerProcessState{
 		Version: specs.Version, Fds: []string{specs.SeccompFdName}, Pid: plan.HostPid,
 		Metadata: plan.Spec.Linux.Seccomp.ListenerMetadata,
@@ -117,8 +81,64 @@ func loadSeccomp(plan *Plan) error {
 	if err != nil {
 		return err
 	}
-	if err := unix.Sendmsg(int(listener.Fd()), data, unix.UnixRights(fd), nil, 0); err != nil {
+	rights := unix.UnixRights(0) // the notify fd's number goes in after Load
+	fd, err := plan.Seccomp.Load()
+	if err != nil {
+		return fmt.Errorf("load seccomp filter: %w", err)
+	}
+	defer unix.Close(fd)
+	binary.NativeEndian.PutUint32(rights[unix.CmsgLen(0):], uint32(fd))
+	if err := unix.Sendmsg(lfd, data, rights, nil, 0); err != nil {
 		return fmt.Errorf("seccomp notify: send to listener: %w", err)
 	}
 	return nil
+}
+
+// killProg is a filter that kills the process at its next syscall.
+var (
+	killInsn = unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_KILL_PROCESS}
+	killProg = unix.SockFprog{Len: 1, Filter: &killInsn}
+)
+
+// threadAlive is this thread's id until the kernel clears it (and wakes its
+// futex) as the thread exits: set_tid_address's clear_child_tid.
+var threadAlive uint32
+
+// guardThread: a filter whose action kills only the calling thread (the
+// default SCMP_ACT_KILL is one) kills init's thread when init makes a syscall
+// the profile refuses before exec. The Go runtime's other threads would then
+// keep init alive, doing nothing, and the parent would wait for it forever.
+// So another thread waits for this one's end (its clear_child_tid futex),
+// and then kills the whole process with SIGSYS, as SCMP_ACT_KILL_PROCESS
+// would have: the parent sees init die, by the signal that says why. At
+// execve the other threads are gone first, so a workload is never touched.
+func guardThread() {
+	tid := unix.Gettid()
+	atomic.StoreUint32(&threadAlive, uint32(tid))
+	unix.RawSyscall(unix.SYS_SET_TID_ADDRESS, uintptr(unsafe.Pointer(&threadAlive)), 0, 0)
+	// The watcher must be running on its own thread before the filter goes
+	// on: once this thread is dead, nothing would schedule it.
+	// A second P: exec is a raw syscall, so a thread killed there keeps
+	// init's only P (GOMAXPROCS=1) for good, and the watcher needs one to
+	// run again after its futex wait.
+	runtime.GOMAXPROCS(2)
+	running := make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		close(running)
+		// Raw syscalls only, and no allocation, from here: once init's
+		// thread is dead holding its P, the runtime can never stop the
+		// world again, so this goroutine must never need it to.
+		for atomic.LoadUint32(&threadAlive) != 0 {
+			// A shared futex: the kernel's wake at thread exit is one.
+			unix.RawSyscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&threadAlive)), 0 /* FUTEX_WAIT */, uintptr(tid), 0, 0, 0)
+		}
+		// Init is PID 1 of its namespace, deaf to a signal it sends
+		// itself: kill the process the way the kernel does, by a filter
+		// on this thread that kills the process at its next syscall.
+		unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0)
+		unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&killProg)))
+		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+	}()
+	<-running
 }

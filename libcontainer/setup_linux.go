@@ -45,7 +45,7 @@ func newCapSet(c *specs.LinuxCapabilities) (*capSet, error) {
 	conv := func(field string, names []string) ([]capability.Cap, error) {
 		var out []capability.Cap
 		for _, n := range names {
-			cp, ok := capByName[strings.ToUpper(n)]
+			cp, ok := capByName[n] // capabilities(7) names only: "cap_chown" is not one
 			if !ok {
 				return nil, fmt.Errorf("process.capabilities.%s: unknown capability %q", field, n)
 			}

@@ -191,7 +191,7 @@ func (b *Bundle) validate() error {
 	if p := s.Linux.Personality; p != nil && p.Domain != specs.PerLinux && p.Domain != specs.PerLinux32 {
 		return invalid("linux.personality: unknown domain %q (want LINUX or LINUX32)", p.Domain)
 	}
-	return nil
+	return validateUnsupported(s)
 }
 
 func selinuxEnabled() bool {
@@ -288,6 +288,9 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	if err := validateUserIDs(p.User); err != nil {
+		return err
+	}
+	if err := validateProcessUnsupported(p); err != nil {
 		return err
 	}
 	// A profile that cannot be applied must not leave the process

@@ -14,6 +14,7 @@ import (
 
 	"github.com/berth-project/berth/internal/jsonlite"
 	"github.com/berth-project/berth/internal/linux"
+	"github.com/berth-project/berth/network"
 )
 
 // Files inside a container's state directory <root>/<id>.
@@ -55,8 +56,14 @@ type State struct {
 	// Config is the spec the container was created from, so that no later
 	// command needs to read config.json again. It is stored as RawConfig
 	// and decoded on first use (stateconfig.go): use spec() or summary().
-	Config    *specs.Spec     `json:"-"`
-	RawConfig json.RawMessage `json:"config"`
+	// Network is the container's attachment to a berth network
+	// (--network), recorded before it is made; delete undoes it.
+	Network *network.Attachment `json:"network,omitempty"`
+	// NetDevices are linux.netDevices: host name -> name in the container,
+	// moved back on delete (netdev_linux.go).
+	NetDevices map[string]string `json:"netDevices,omitempty"`
+	Config     *specs.Spec       `json:"-"`
+	RawConfig  json.RawMessage   `json:"config"`
 }
 
 // Container is one entry under the state root. Methods whose doc says

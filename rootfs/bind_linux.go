@@ -34,6 +34,12 @@ func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
 	if err := linux.Mount(source, procFdPath(target), "bind", flags, ""); err != nil {
 		return err
 	}
+	return r.bindOptions(m, o)
+}
+
+// bindOptions gives the bind mount at m's destination the flags, recursive
+// attributes and propagation m asks for.
+func (r *Rootfs) bindOptions(m specs.Mount, o mountOpts) error {
 	// Bind mounts ignore every flag but MS_REC on creation; the others take
 	// a remount of the new mount. Without any flag set or cleared, the
 	// source's flags stay.

@@ -22,6 +22,9 @@ type mountOpts struct {
 	// tmpcopyup (runc's extension, used by podman): a tmpfs starts with a
 	// copy of what the image has at its mount point.
 	copyUp bool
+	// idmap and ridmap: an idmapped mount (idmap_linux.go), of the whole
+	// tree with ridmap.
+	idmap, ridmap bool
 }
 
 // recursiveAttrOptions are runc's, with its meaning (MOUNT_ATTR_RELATIME
@@ -89,6 +92,10 @@ func parseOptions(opts []string, fsType string) mountOpts {
 			o.bind, o.recursive = true, true
 		case opt == "tmpcopyup":
 			o.copyUp = true
+		case opt == "idmap":
+			o.idmap = true
+		case opt == "ridmap":
+			o.idmap, o.ridmap = true, true
 		case opt == "defaults":
 			// no flag of its own, and not data either (runc)
 		case flagOptions[opt].flag != 0:
@@ -146,7 +153,7 @@ func KnownOptions() []string {
 	for o := range recursiveAttrOptions {
 		out = append(out, o)
 	}
-	out = append(out, "bind", "rbind", "tmpcopyup", "defaults")
+	out = append(out, "bind", "rbind", "tmpcopyup", "defaults", "idmap", "ridmap")
 	sort.Strings(out)
 	return out
 }

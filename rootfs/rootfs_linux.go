@@ -42,6 +42,9 @@ type Config struct {
 	// chroot, and `delete` detaches the mounts it stacked on root.path
 	// (DetachOwnMounts).
 	SharedMountNS bool
+	// Idmapped holds, by index in Mounts, the detached idmapped mounts the
+	// parent made (idmap_linux.go). Prepare closes them all.
+	Idmapped map[int]*os.File
 }
 
 // Rootfs is the rootfs being set up. Its methods run in the init stage, in
@@ -85,10 +88,20 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		return nil, fmt.Errorf("open rootfs: %w", err)
 	}
 	r := &Rootfs{cfg: cfg, rootFd: fd}
+	defer closeIdmapped(cfg.Idmapped) // the workload never holds one
 	setupDev := true
 	for i, m := range cfg.Mounts {
 		m.Destination = stripRoot(cfg.Rootfs, m.Destination)
-		if err := r.mount(m); err != nil {
+		var err error
+		if f := cfg.Idmapped[i]; f != nil {
+			delete(cfg.Idmapped, i)
+			err = r.idmappedMount(m, f)
+		} else if idmapped, _ := Idmapped(m); idmapped {
+			err = errors.New("idmapped mount: no mount was prepared for it")
+		} else {
+			err = r.mount(m)
+		}
+		if err != nil {
 			r.Close()
 			return nil, fmt.Errorf("mounts[%d] %s on %s: %w", i, m.Type, m.Destination, err)
 		}
@@ -116,6 +129,13 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		}
 	}
 	return r, nil
+}
+
+func closeIdmapped(fs map[int]*os.File) {
+	for i, f := range fs {
+		f.Close()
+		delete(fs, i)
+	}
 }
 
 // Close releases the rootfs handle.

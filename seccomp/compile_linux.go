@@ -12,10 +12,17 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// CompilerVersion changes whenever Compile's output for a given profile
-// would change (libseccomp, the ENOSYS prologue): compiled programs cached
-// by earlier versions are then not reused.
-const CompilerVersion = "berth-seccomp-1/libseccomp-2.5"
+// CompilerVersion names the format of a compiled Program. A cache of
+// compiled programs keys on it, and also on what this constant cannot
+// capture: the build of berth, LibraryVersion and the kernel.
+const CompilerVersion = "berth-seccomp-2"
+
+// LibraryVersion is the version of the libseccomp berth runs with, as its
+// seccomp_version() reports it.
+func LibraryVersion() string {
+	major, minor, micro := libseccomp.GetLibraryVersion()
+	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
+}
 
 // Program is a compiled filter: the BPF instructions and the flags to load
 // them with. It travels from the parent to init inside the plan.
@@ -23,7 +30,15 @@ type Program struct {
 	Insns  []unix.SockFilter `json:"insns"`
 	Flags  uint              `json:"flags"`
 	Notify bool              `json:"notify,omitempty"` // a rule uses SCMP_ACT_NOTIFY
+	// KillThread: an action kills the calling thread only (SCMP_ACT_KILL,
+	// SCMP_ACT_KILL_THREAD), which in a Go process leaves the others alive.
+	KillThread bool `json:"killThread,omitempty"`
 }
+
+// ErrNotifyWrite refuses to send write to the agent, in runc's words: the
+// runtime must be able to write while the agent has not got the notify fd
+// yet (runc refuses it for the same reason).
+var ErrNotifyWrite = errors.New("SCMP_ACT_NOTIFY cannot be used for the write syscall")
 
 // ErrNotifyWithoutListener is returned for a NOTIFY rule without listenerPath.
 var ErrNotifyWithoutListener = errors.New("SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath")
@@ -37,6 +52,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("defaultAction: %w", err)
 	}
+	prog := &Program{KillThread: def == libseccomp.ActKillThread}
 	if def == libseccomp.ActNotify {
 		return nil, nil, errors.New("defaultAction: SCMP_ACT_NOTIFY cannot be the default action")
 	}
@@ -62,11 +78,13 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 			return nil, nil, fmt.Errorf("architectures: %s: %w", a, err)
 		}
 	}
-	prog := &Program{}
 	for _, fl := range s.Flags {
 		bit, ok := flags[fl]
 		if !ok {
 			return nil, nil, fmt.Errorf("flags: unknown flag %q", fl)
+		}
+		if !flagSupported(bit) {
+			return nil, nil, fmt.Errorf("flags: %s is not supported by this kernel", fl)
 		}
 		prog.Flags |= bit
 	}
@@ -79,6 +97,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
+		prog.KillThread = prog.KillThread || act == libseccomp.ActKillThread
 		if act == libseccomp.ActNotify {
 			if s.ListenerPath == "" {
 				return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, ErrNotifyWithoutListener)
@@ -90,6 +109,9 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 			return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, err)
 		}
 		for _, name := range rule.Names {
+			if act == libseccomp.ActNotify && name == "write" {
+				return nil, nil, fmt.Errorf("syscalls[%d]: %w", i, ErrNotifyWrite)
+			}
 			nr, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
 				skipped = append(skipped, name)
@@ -115,7 +137,8 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	}
 	if prog.Notify {
 		prog.Flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
-		prog.Flags &^= unix.SECCOMP_FILTER_FLAG_TSYNC // the kernel refuses both together
+	} else {
+		prog.Flags &^= flagWaitKillableRecv // the kernel refuses it without a listener
 	}
 	return prog, skipped, nil
 }

@@ -77,12 +77,50 @@ func TestCompileRefusesBadProfiles(t *testing.T) {
 	}{
 		{specs.LinuxSeccomp{DefaultAction: "BOGUS"}, "defaultAction"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "default action"},
+		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a.sock", Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, "unknown flag"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActKill, ErrnoRet: &one}}}, "errnoRet"},
 		{specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActErrno, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}}, "index"},
 	} {
 		if _, _, err := Compile(&tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Compile(%+v) = %v, want an error about %s", tc.p, err, tc.want)
+		}
+	}
+}
+
+// The filter flags reach the kernel as runc passes them: LOG and SPEC_ALLOW
+// as asked, TSYNC never (one thread), WAIT_KILLABLE_RECV only with a
+// listener, which the kernel requires.
+func TestCompileFlags(t *testing.T) {
+	listen := specs.LinuxSyscall{Names: []string{"mkdir"}, Action: specs.ActNotify}
+	for _, tc := range []struct {
+		flags  []specs.LinuxSeccompFlag
+		notify bool
+		want   uint
+	}{
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog}, false, unix.SECCOMP_FILTER_FLAG_LOG},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagSpecAllow, specs.LinuxSeccompFlagLog}, false, unix.SECCOMP_FILTER_FLAG_LOG | unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW},
+		{[]specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}, false, 0},
+		{[]specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}, true, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}, false, 0},
+		{[]specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}, true, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER | flagWaitKillableRecv},
+	} {
+		p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: tc.flags, ListenerPath: "/agent.sock"}
+		if tc.notify {
+			p.Syscalls = []specs.LinuxSyscall{listen}
+		}
+		prog, _, err := Compile(p)
+		if err != nil {
+			t.Fatalf("%v (notify %v): %v", tc.flags, tc.notify, err)
+		}
+		if prog.Flags != tc.want {
+			t.Errorf("%v (notify %v): flags %#x, want %#x", tc.flags, tc.notify, prog.Flags, tc.want)
+		}
+	}
+	supported := strings.Join(SupportedFlags(), " ")
+	for _, name := range []string{"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_TSYNC"} { // Linux 4.17
+		if !strings.Contains(supported, name) {
+			t.Errorf("%s is not supported by this kernel (%s)", name, supported)
 		}
 	}
 }

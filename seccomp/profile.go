@@ -35,12 +35,47 @@ var operators = map[specs.LinuxSeccompOperator]libseccomp.ScmpCompareOp{
 	specs.OpMaskedEqual:  libseccomp.CompareMaskedEqual,
 }
 
+// flagWaitKillableRecv is SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux
+// 5.19), which x/sys/unix does not name.
+const flagWaitKillableRecv = 1 << 5
+
 // flags are the filter flags a profile may ask for, with their kernel bits.
+// SECCOMP_FILTER_FLAG_TSYNC is accepted and has no bit, as in runc: the
+// filter goes on init's one thread, the only one left at execve.
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV only means something for a filter
+// with a listener: Compile sets it only then, as libseccomp does.
 var flags = map[specs.LinuxSeccompFlag]uint{
 	specs.LinuxSeccompFlagLog:                           unix.SECCOMP_FILTER_FLAG_LOG,
 	specs.LinuxSeccompFlagSpecAllow:                     unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
-	specs.LinuxSeccompFlagWaitKillableRecv:              1 << 5, // SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
-	specs.LinuxSeccompFlag("SECCOMP_FILTER_FLAG_TSYNC"): unix.SECCOMP_FILTER_FLAG_TSYNC,
+	specs.LinuxSeccompFlagWaitKillableRecv:              flagWaitKillableRecv,
+	specs.LinuxSeccompFlag("SECCOMP_FILTER_FLAG_TSYNC"): 0,
+}
+
+// flagSupported asks the kernel whether it knows a filter flag: seccomp()
+// checks the flags before it reads the program, so a NULL program fails
+// with EFAULT exactly when the flags are good (and installs nothing).
+func flagSupported(bit uint) bool {
+	if bit == 0 {
+		return true
+	}
+	if bit == flagWaitKillableRecv { // valid only with a listener
+		bit |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
+	_, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(bit), 0)
+	return errno == unix.EFAULT
+}
+
+// SupportedFlags lists the flags that work with this kernel, for `berth
+// features` (berth loads its filters itself, so libseccomp's version does
+// not limit them).
+func SupportedFlags() []string {
+	var out []string
+	for name, bit := range flags {
+		if flagSupported(bit) {
+			out = append(out, string(name))
+		}
+	}
+	return out
 }
 
 // Actions, Operators, Flags and Archs list what berth supports, for

@@ -436,3 +436,35 @@ row_protect() {
 		# nothing of the runtimes ran; the benchmarks clean up after themselves in $T
 	done
 }
+
+# 1d. `run` of /bin/true with --network bridge: berth alone (runc has no
+# networking of its own), on a network of the bench's own (its config and
+# leases in $T, a bridge and /24 no test uses), removed at the end. The
+# difference to row "run" is what CNI costs: the bridge plugin (veth,
+# host-local IPAM, masquerade rule) and the firewall plugin, ADD and DEL.
+row_netbridge() {
+	local cfg=$T/cfg/berth-net idf=$T/id-berth-net
+	say "== 1d/9 run /bin/true --network bridge (berth only: CNI bridge + firewall, ADD and DEL)"
+	reset_row
+	mkcfg "$cfg" "berth-net"
+	export BERTH_NETWORK_DIR=$T/net/cfg BERTH_NETWORK_RUN_DIR=$T/net/run
+	if "${BIN[berth]}" network create bridge --subnet 10.250.77.0/24 --bridge berthbench0 >"$T/logs/netbridge.log" 2>&1; then
+		hf netbridge berth "read id < $(q "$idf") && exec $(rt_cmd berth) run --network bridge --bundle $(q "$cfg") \"\$id\"" \
+			"$(q "$STEP") next $(q "$idf")"
+		check_clean netbridge berth
+		"${BIN[berth]}" network rm bridge >>"$T/logs/netbridge.log" 2>&1 ||
+			leak "berth: network rm bridge after 'netbridge': $(firstlines "$T/logs/netbridge.log")"
+	else
+		R_ERR[berth]="network create: $(firstlines "$T/logs/netbridge.log")"
+	fi
+	unset BERTH_NETWORK_DIR BERTH_NETWORK_RUN_DIR
+	emit netbridge "run --network bridge" ms %.1f noratio \
+		"berth only: the CNI bridge and firewall plugins' ADD and DEL (docs/networking.md)"
+	if [ -n "${R_VAL[berth]:-}" ] && [ -n "${RUN_MEDIAN[berth]:-}" ]; then
+		R_VAL[berth]=$(awk -v n="${R_VAL[berth]}" -v r="${RUN_MEDIAN[berth]}" 'BEGIN { printf "%.2f", n / r }')
+	else
+		R_VAL[berth]=""
+	fi
+	R_DET[berth]=null
+	emit netbridge_run "  run --network bridge / run" x %.2f noratio "what a network costs over a plain run"
+}

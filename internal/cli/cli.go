@@ -272,6 +272,11 @@ func (a *App) Run(args []string) error {
 	c := &Context{App: a, Command: cmd, parent: top}
 	if cmd.SkipFlagParsing {
 		c.args = top.args[1:]
+		for _, arg := range c.args { // its own flags are its Action's, but not help
+			if arg == "-h" || arg == "--help" {
+				return a.printCommandHelp(os.Stdout, cmd)
+			}
+		}
 	} else {
 		if c.args, err = c.parse(append(cmd.Flags, helpFlag), top.args[1:], a.UseShortOptionHandling, !cmd.SkipArgReorder); err != nil {
 			return fmt.Errorf("%s: %w", cmd.Name, err)

@@ -90,7 +90,11 @@ if [ "$(state berth-t-notify.service)" = failed ]; then
 fi
 st=$(systemctl show -p StatusText --value berth-t-notify.service)
 if [ "$st" = serving ]; then ok "STATUS= reached systemd"; else bad "STATUS= reached systemd (got '$st')"; fi
-if wait_for 20 sh -c 'journalctl -u berth-t-notify.service -o cat | grep -q hello-journal'; then ok "the workload's output is in journalctl -u"; else bad "the workload's output is in journalctl -u"; fi
+if wait_for 20 sh -c 'journalctl -u berth-t-notify.service -o cat | grep -q hello-journal'; then ok "the workload's output is in journalctl -u"; else
+	bad "the workload's output is in journalctl -u"
+	journalctl --no-pager -o verbose -g hello-journal 2>&1 | head -30 | sed 's/^/    /'
+	journalctl --no-pager -u berth-t-notify.service 2>&1 | tail -5 | sed 's/^/    /'
+fi
 
 echo "== systemctl stop: SIGTERM reaches the workload"
 systemctl stop berth-t-notify.service
