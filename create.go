@@ -27,7 +27,8 @@ func createOpts(c *cli.Context, id string) libcontainer.CreateOpts {
 		PidFile: c.String("pid-file"), ConsoleSocket: c.String("console-socket"), PidfdSocket: c.String("pidfd-socket"),
 		NoPivot: c.Bool("no-pivot"), NoNewKeyring: c.Bool("no-new-keyring"),
 		PreserveFDs: c.Int("preserve-fds"), ListenFDs: listenFDs(),
-		Network: c.String("network"), Publish: c.StringSlice("publish"),
+		SystemdCgroup: c.Bool("systemd-cgroup"),
+		Network:       c.String("network"), Publish: c.StringSlice("publish"),
 	}
 }
 

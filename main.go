@@ -58,7 +58,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug messages"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "manage cgroups through systemd (not supported yet)"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "make each container's cgroup a systemd scope (cgroupsPath \"slice:prefix:name\")"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "rootless mode: true, false or auto"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility; unused"},
 		},
@@ -87,9 +87,6 @@ func setupGlobal(c *cli.Context) error {
 	}
 	logs.Setup(out, format == "json", c.Bool("debug"))
 	logs.Debugf("berth %s", c.Args().First()) // not its arguments: exec -e may carry secrets
-	if c.Bool("systemd-cgroup") {
-		return errors.New("--systemd-cgroup: the systemd cgroup driver is not supported yet")
-	}
 	return libcontainer.SetRootlessMode(c.String("rootless"))
 }
 

@@ -10,7 +10,9 @@
 // the v2 conversions follow runc's. hier.go finds the host's layout,
 // limits.go and blkio.go turn resources into writes, devices.go and
 // devicebpf.go own the device rules, freeze.go the freezer, join.go how
-// processes get in, stats.go the counters.
+// processes get in, stats.go the counters; systemd.go and sdunit.go are
+// the systemd driver (--systemd-cgroup), whose cgroup is a scope that
+// systemd makes, and whose files are then written as here.
 package cgroups
 
 import (
@@ -33,6 +35,7 @@ type Manager struct {
 	// viewPaths are the caller's own cgroups when the container has none
 	// (Disable), for its "cgroup" mount.
 	viewPaths map[string]string
+	unit      *sdUnit // the systemd driver's scope (sdunit.go), or nil
 }
 
 // Config says where the cgroup goes and what it limits.
@@ -43,6 +46,9 @@ type Config struct {
 	// Devices are linux.devices. They grant nothing: only their paths
 	// matter, dropping runc's default allowance for the same path.
 	Devices []specs.LinuxDevice
+	// Systemd asks for the systemd driver (--systemd-cgroup): Path is
+	// "slice:prefix:name" and the cgroup a transient scope (sdunit.go).
+	Systemd bool
 }
 
 // New resolves the cgroup for cfg and checks its limits without touching
@@ -60,6 +66,9 @@ func New(cfg Config) (*Manager, error) {
 	steps, err := resourceSteps(cfg.Resources, cfg.Devices)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Systemd {
+		return newSystemd(cfg, steps)
 	}
 	paths, err := host.paths(inner)
 	if err != nil {
@@ -116,6 +125,9 @@ func (m *Manager) Prepare() error {
 	if len(m.paths) == 0 {
 		return nil // disabled (rootless.go)
 	}
+	if m.unit != nil {
+		return nil // systemd makes the scope with init in it: Join
+	}
 	if err := m.mkdirs(); err != nil {
 		return fmt.Errorf("create cgroup: %w", err)
 	}
@@ -134,6 +146,15 @@ func (m *Manager) Update(res *specs.LinuxResources, devices []specs.LinuxDevice)
 	steps, err := resourceSteps(res, devices)
 	if err != nil {
 		return err
+	}
+	if m.unit != nil {
+		props, err := resourceProps(res)
+		if err != nil {
+			return err
+		}
+		if err := m.unit.set(props); err != nil {
+			return err
+		}
 	}
 	if err := m.apply(steps); err != nil {
 		return fmt.Errorf("update cgroup limits: %w", err)
@@ -284,6 +305,11 @@ func (m *Manager) Exists() bool {
 // directories already gone.
 func (m *Manager) Destroy() error {
 	var failed []string
+	if m.unit != nil {
+		if err := m.unit.stop(); err != nil {
+			failed = append(failed, err.Error())
+		}
+	}
 	for _, dir := range m.paths {
 		if err := removeCgroup(dir); err != nil {
 			failed = append(failed, err.Error())
@@ -368,6 +394,9 @@ func (m *Manager) Kill() bool {
 // Join moves pid into the cgroup, or into its sub-cgroups in sub (`exec
 // --cgroup`), in every hierarchy.
 func (m *Manager) Join(pid int, sub SubCgroups) error {
+	if m.unit != nil && !m.unit.started {
+		return m.startScope(pid)
+	}
 	if err := m.checkSub(sub); err != nil {
 		return err
 	}

@@ -149,18 +149,9 @@ func memorySteps(m *specs.LinuxMemory, v2 bool) ([]step, error) {
 		}
 		return out, nil
 	}
-	var v2swap int64
-	switch {
-	case limit == -1 && swap == 0:
-		v2swap = -1 // as v1: no memory limit means no swap limit either
-	case swap == -1 || swap == 0:
-		v2swap = swap
-	case limit == 0 || limit == -1:
-		return nil, errors.New("linux.resources.memory.swap needs a memory limit")
-	case swap < limit:
-		return nil, fmt.Errorf("linux.resources.memory.swap %d is below the memory limit %d (it is memory+swap)", swap, limit)
-	default:
-		v2swap = swap - limit
+	v2swap, err := swapV2(limit, swap)
+	if err != nil {
+		return nil, err
 	}
 	var out []step
 	if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate && limit > 0 {
@@ -179,6 +170,22 @@ func memorySteps(m *specs.LinuxMemory, v2 bool) ([]step, error) {
 		out = append(out, step{file: "memory.low", value: v})
 	}
 	return out, nil
+}
+
+// swapV2 is v2's swap limit from the spec's memory+swap: swap = memory+swap
+// - memory; 0 is unset, -1 none.
+func swapV2(limit, swap int64) (int64, error) {
+	switch {
+	case limit == -1 && swap == 0:
+		return -1, nil // as v1: no memory limit means no swap limit either
+	case swap == -1 || swap == 0:
+		return swap, nil
+	case limit == 0 || limit == -1:
+		return 0, errors.New("linux.resources.memory.swap needs a memory limit")
+	case swap < limit:
+		return 0, fmt.Errorf("linux.resources.memory.swap %d is below the memory limit %d (it is memory+swap)", swap, limit)
+	}
+	return swap - limit, nil
 }
 
 // v2num is a v2 limit: "" for unset (0), "max" for none (-1).

@@ -38,6 +38,8 @@ type CreateOpts struct {
 	// it is ready (no exec FIFO), stays berth's child, and a terminal is
 	// handed back to the caller instead of a console socket.
 	Foreground bool
+	// SystemdCgroup is --systemd-cgroup: the cgroup is a systemd scope.
+	SystemdCgroup bool
 	// SignalsCaught, when set, is closed once the caller catches the signals
 	// it forwards: the workload must not run before.
 	SignalsCaught <-chan struct{}
@@ -126,7 +128,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	c.State = State{
 		OCIVersion: specs.Version, ID: opts.ID, Bundle: b.Path, Rootfs: b.Rootfs,
 		Created: time.Now().UTC(), Annotations: b.Spec.Annotations, Creating: true,
-		CgroupPaths: cr.cg.Paths(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
+		CgroupPaths: cr.cg.Paths(), SystemdUnit: cr.cg.SystemdUnit(), Config: b.Spec, RawConfig: b.Raw, NotifySocket: cr.notifyHost,
 	}
 	if !hasNS(b.Spec, specs.MountNamespace) {
 		if c.RootfsMountBelow, err = rootfs.MountBelow(b.Rootfs); err != nil {
@@ -262,7 +264,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 		return nil, err
 	}
 	l := b.Spec.Linux
-	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices}); err != nil {
+	if cr.cg, err = cgroups.New(cgroups.Config{ID: opts.ID, Path: l.CgroupsPath, Resources: l.Resources, Devices: l.Devices, Systemd: opts.SystemdCgroup}); err != nil {
 		return nil, err
 	}
 	if err := rootlessCgroup(cr.cg); err != nil {
@@ -332,6 +334,13 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	cgReady <- cgErr // for Create's deferred wait
 	if cgErr != nil {
 		return cgErr
+	}
+	// systemd makes a scope with its first process in it: init, at once,
+	// since it bind-mounts the scope's directory (--systemd-cgroup).
+	if cr.cg.SystemdUnit() != "" {
+		if err := cr.cg.Join(c.InitPID, nil); err != nil {
+			return err
+		}
 	}
 	// On cgroup v1 init joins by itself, after its mounts (so that its own
 	// start is not charged to the container), through the tasks files sent

@@ -40,7 +40,8 @@ func Features() *features.Features {
 		Linux: &features.Linux{
 			Namespaces:   ns,
 			Capabilities: caps,
-			Cgroup:       &features.Cgroup{V1: &v1, V2: &v2, Systemd: &no, SystemdUser: &no, Rdma: &rdma},
+			// --systemd-cgroup: on v2 hosts, as root
+			Cgroup: &features.Cgroup{V1: &v1, V2: &v2, Systemd: &v2, SystemdUser: &no, Rdma: &rdma},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: sorted(seccomp.Actions()), Operators: sorted(seccomp.Operators()),
 				Archs: sorted(seccomp.Archs()), KnownFlags: sorted(seccomp.Flags()), SupportedFlags: sorted(seccomp.SupportedFlags()),

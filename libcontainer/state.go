@@ -43,6 +43,9 @@ type State struct {
 	// CgroupPaths maps a controller ("" for the unified hierarchy) to the
 	// container's cgroup directory on the host.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+	// SystemdUnit is the container's scope under --systemd-cgroup: later
+	// commands act through it (cgroups/sdunit.go).
+	SystemdUnit string `json:"systemdUnit,omitempty"`
 	// NotifySocket is systemd's NOTIFY_SOCKET at create: `start` forwards
 	// the workload's sd_notify messages there (notify_linux.go).
 	NotifySocket string `json:"notifySocket,omitempty"`

@@ -70,7 +70,13 @@ func (c *Container) checkedCgroup() (*cgroups.Manager, error) {
 			return nil, fmt.Errorf("%w: %s: %s: cgroupPaths[%q]: %v", ErrCorruptState, c.ID, stateFile, ctrl, err)
 		}
 	}
-	return cgroups.Load(c.CgroupPaths)
+	cg, err := cgroups.Load(c.CgroupPaths)
+	if err == nil && c.SystemdUnit != "" {
+		if err = cg.UseSystemdUnit(c.SystemdUnit, c.ID); err != nil {
+			err = fmt.Errorf("%w: %s: %s: %v", ErrCorruptState, c.ID, stateFile, err)
+		}
+	}
+	return cg, err
 }
 
 // confinedCgroupPath checks that p is a clean absolute path below
