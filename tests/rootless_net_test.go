@@ -180,3 +180,23 @@ func TestRootlessNetNoneHost(t *testing.T) {
 		t.Errorf("slirp4netns started for none/host: %v", pids)
 	}
 }
+
+// TestRootlessNetForeground: a foreground `run --network bridge` sees tap0
+// configured by slirp4netns (a default route through it) before the
+// workload starts, and leaves nothing once it exits.
+func TestRootlessNetForeground(t *testing.T) {
+	u := newRootlessUser(t)
+	id := "h16-rlnet-fg"
+	dir := u.bundle("fg", []string{"cat", "/proc/net/route"})
+	out := u.mustBerth(dir, "run", "--network", "bridge", id)
+	found := false
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 2 && f[0] == "tap0" && f[1] == "00000000" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("routes in the container:\n%s\nwant a default route through tap0", out)
+	}
+	checkRLNetGone(t, u, id, 0)
+}
