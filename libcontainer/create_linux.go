@@ -205,6 +205,7 @@ type creation struct {
 	unified  *os.File            // the hybrid host's unified cgroup to start init in, or nil
 	netns    chan netnsResult    // the network namespace made for init (netns_linux.go), or nil
 	net      *network.Attachment // --network's CNI attachment (network_linux.go), or nil
+	slirp    *network.Slirp      // a rootless --network bridge (rootless_net_linux.go), or nil
 	// netLate: init's user namespace must own the network namespace, so
 	// clone makes it and the attachment follows the spawn.
 	netLate  bool
@@ -321,6 +322,9 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		return err
 	}
 	checkpoint("create:spawned")
+	if err := startSlirp(cr, c); err != nil {
+		return err
+	}
 	if cr.net != nil && cr.netLate {
 		if err := setupNetwork(cr, &c.InitPID); err != nil {
 			return err

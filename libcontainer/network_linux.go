@@ -66,6 +66,9 @@ func resolveNetwork(cr *creation) error {
 		return fmt.Errorf("state root: %w", err)
 	}
 	dir := filepath.Join(root, opts.ID)
+	if unprivileged() {
+		return resolveSlirp(cr, req, dir)
+	}
 	if cr.net, err = network.DefaultStore().Prepare(req, opts.ID, spec.Hostname, dir); err != nil {
 		return err
 	}
@@ -119,6 +122,7 @@ func withoutNetNS(spec *specs.Spec) *specs.Spec {
 // it is saved, and writes the files init binds in (hosts, resolv.conf).
 func recordNetwork(c *Container, cr *creation) error {
 	c.NetDevices = netDevices(cr.bundle.Spec)
+	c.Slirp = cr.slirp
 	if c.Network = cr.net; cr.net != nil {
 		return cr.net.WriteFiles()
 	}
@@ -177,6 +181,9 @@ func setupNetwork(cr *creation, initPid *int) error {
 
 // detachNetwork undoes a container's attachment. Preconditions: lock held.
 func (c *Container) detachNetwork() error {
+	if c.Slirp != nil {
+		return c.Slirp.Stop()
+	}
 	if c.Network == nil {
 		return nil
 	}

@@ -59,6 +59,9 @@ type State struct {
 	// Network is the container's attachment to a berth network
 	// (--network), recorded before it is made; delete undoes it.
 	Network *network.Attachment `json:"network,omitempty"`
+	// Slirp is a rootless container's slirp4netns (rootless_net_linux.go),
+	// stopped on delete.
+	Slirp *network.Slirp `json:"slirp,omitempty"`
 	// NetDevices are linux.netDevices: host name -> name in the container,
 	// moved back on delete (netdev_linux.go).
 	NetDevices map[string]string `json:"netDevices,omitempty"`
