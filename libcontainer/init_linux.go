@@ -193,8 +193,12 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 		if err := s.send(syncMsg{Type: msgHooks}); err != nil {
 			return err
 		}
-		if msg, _, err := s.recv(); err != nil || msg.Type != msgHooksDone {
-			return fmt.Errorf("init protocol: waiting for hooks: %v %q", err, msg.Type)
+		msg, _, err := s.recv()
+		if err != nil {
+			return fmt.Errorf("init protocol: waiting for hooks: %w", err)
+		}
+		if msg.Type != msgHooksDone {
+			return fmt.Errorf("init protocol: waiting for hooks: unexpected message %q", msg.Type)
 		}
 	}
 	// createContainer hooks run in the container's root, as in runc: a

@@ -49,7 +49,7 @@ func LoadBundle(dir string) (*Bundle, error) {
 	}
 	var raw bytes.Buffer
 	if err := json.Compact(&raw, data); err != nil { // cannot fail: Unmarshal took it
-		return nil, fmt.Errorf("%s: %w: %v", cfg, ErrInvalidSpec, err)
+		return nil, fmt.Errorf("%s: %w: %w", cfg, ErrInvalidSpec, err)
 	}
 	b := &Bundle{Path: abs, Spec: spec, Raw: raw.Bytes()}
 	if err := b.validate(); err != nil {
@@ -87,7 +87,7 @@ func ParseSpec(data []byte) (*specs.Spec, error) {
 			line, col := lineCol(data, typ.Offset)
 			return nil, fmt.Errorf("%w: at line %d, column %d: field %q must be %s, not JSON %s", ErrInvalidSpec, line, col, strings.TrimPrefix(typ.Field, "Spec."), typ.Type, typ.Value)
 		}
-		return nil, fmt.Errorf("%w: %v", ErrInvalidSpec, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
 	}
 	return spec, nil
 }

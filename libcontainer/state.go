@@ -135,7 +135,7 @@ func (c *Container) reload() error {
 			}
 			return nil
 		}
-		return fmt.Errorf("%w: %s: %v", ErrCorruptState, c.ID, unwrapPathErr(err))
+		return fmt.Errorf("%w: %s: %w", ErrCorruptState, c.ID, unwrapPathErr(err))
 	}
 	var st State
 	if err := jsonlite.Unmarshal(data, &st); err != nil {
