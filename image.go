@@ -49,6 +49,9 @@ var imageCommand = &cli.Command{
 			if len(args) < 2 || len(args) > 4 {
 				return errors.New("image pull: usage: berth image pull [--insecure] SOURCE [NAME]")
 			}
+			if err := refuseRootless("image pull"); err != nil {
+				return err
+			}
 			code, err := image.RunPuller(append([]string{"pull", "--store", dir}, args[1:]...))
 			if err != nil {
 				return err
@@ -119,6 +122,9 @@ func containerArgs(c *cli.Context) (string, []string, error) {
 // and overlay rootfs) and points opts at it. undo removes it again, for a
 // create that failed; once the container exists, its delete removes it.
 func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo func(), err error) {
+	if err := refuseRootless("--image"); err != nil {
+		return nil, err
+	}
 	st, err := image.Open(image.DataDir())
 	if err != nil {
 		return nil, err
@@ -134,4 +140,15 @@ func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo f
 			logs.Warn(err)
 		}
 	}, nil
+}
+
+// refuseRootless refuses images to a non-root user, before anything is
+// written: the unpacker chowns every entry to the layer's owner, which a
+// user cannot do (the shift into its /etc/subuid range is not built), and
+// the rootfs is an overlay mount only root can make on the host.
+func refuseRootless(what string) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: images are not supported for a non-root user yet (layer ownership is not shifted into /etc/subuid and /etc/subgid ranges): pull and run images as root", what)
 }
