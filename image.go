@@ -49,8 +49,8 @@ var imageCommand = &cli.Command{
 			if len(args) < 2 || len(args) > 4 {
 				return errors.New("image pull: usage: berth image pull [--insecure] SOURCE [NAME]")
 			}
-			if err := refuseRootless("image pull"); err != nil {
-				return err
+			if os.Geteuid() != 0 {
+				return inUserNS(dir, args)
 			}
 			code, err := image.RunPuller(append([]string{"pull", "--store", dir}, args[1:]...))
 			if err != nil {
@@ -68,6 +68,9 @@ var imageCommand = &cli.Command{
 		case "rm", "remove":
 			if len(args) < 2 {
 				return errors.New("image rm: missing image name (usage: berth image rm NAME...)")
+			}
+			if os.Geteuid() != 0 {
+				return inUserNS(dir, args)
 			}
 			st, err := image.Open(dir)
 			if err != nil {
@@ -142,13 +145,13 @@ func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo f
 	}, nil
 }
 
-// refuseRootless refuses images to a non-root user, before anything is
-// written: the unpacker chowns every entry to the layer's owner, which a
-// user cannot do (the shift into its /etc/subuid range is not built), and
-// the rootfs is an overlay mount only root can make on the host.
+// refuseRootless refuses --image to a non-root user, before anything is
+// written: its rootfs is an overlay of layers owned by the user's
+// subordinate ids, which would have to be mounted inside the container's
+// user namespace; that is not built yet.
 func refuseRootless(what string) error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: images are not supported for a non-root user yet (layer ownership is not shifted into /etc/subuid and /etc/subgid ranges): pull and run images as root", what)
+	return fmt.Errorf("%s: running images as a non-root user is not supported yet (the rootfs overlay is not mounted in the container's user namespace): run it as root", what)
 }
