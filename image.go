@@ -125,9 +125,6 @@ func containerArgs(c *cli.Context) (string, []string, error) {
 // and overlay rootfs) and points opts at it. undo removes it again, for a
 // create that failed; once the container exists, its delete removes it.
 func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo func(), err error) {
-	if err := refuseRootless("--image"); err != nil {
-		return nil, err
-	}
 	st, err := image.Open(image.DataDir())
 	if err != nil {
 		return nil, err
@@ -143,15 +140,4 @@ func useImage(opts *libcontainer.CreateOpts, name string, args []string) (undo f
 			logs.Warn(err)
 		}
 	}, nil
-}
-
-// refuseRootless refuses --image to a non-root user, before anything is
-// written: its rootfs is an overlay of layers owned by the user's
-// subordinate ids, which would have to be mounted inside the container's
-// user namespace; that is not built yet.
-func refuseRootless(what string) error {
-	if os.Geteuid() == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: running images as a non-root user is not supported yet (the rootfs overlay is not mounted in the container's user namespace): run it as root", what)
 }

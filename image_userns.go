@@ -10,8 +10,27 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-project/berth/image"
 	"github.com/berth-project/berth/libcontainer"
 )
+
+func init() { image.UserNSPrefix = userNSPrefix }
+
+// userNSPrefix is the command prefix that runs a command as root of a user
+// namespace mapped as berth maps a non-root user's containers.
+func userNSPrefix() ([]string, error) {
+	uids, gids := libcontainer.AutoIDMaps()
+	if len(uids) < 2 || len(gids) < 2 {
+		return nil, errors.New("a non-root user needs newuidmap, newgidmap and a range in /etc/subuid and /etc/subgid to own an image's files")
+	}
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		return nil, fmt.Errorf("a non-root user needs unshare(1) (util-linux): %w", err)
+	}
+	return []string{unshare, "--map-root-user",
+		fmt.Sprintf("--map-users=%d,%d,%d", uids[1].HostID, uids[1].ContainerID, uids[1].Size),
+		fmt.Sprintf("--map-groups=%d,%d,%d", gids[1].HostID, gids[1].ContainerID, gids[1].Size), "--"}, nil
+}
 
 // inUserNS runs `berth image ARGS` for a non-root user again as root of a
 // user namespace with the maps berth gives the user's containers (0 -> the
@@ -20,22 +39,15 @@ import (
 // files to the ids the image names, which land in the user's subordinate
 // range on the host, and image rm can remove them. dir is the store.
 func inUserNS(dir string, args []string) error {
-	uids, gids := libcontainer.AutoIDMaps()
-	if len(uids) < 2 || len(gids) < 2 {
-		return fmt.Errorf("image %s: a non-root user needs newuidmap, newgidmap and a range in /etc/subuid and /etc/subgid to own an image's files", args[0])
-	}
-	unshare, err := exec.LookPath("unshare")
+	prefix, err := userNSPrefix()
 	if err != nil {
-		return fmt.Errorf("image %s: a non-root user needs unshare(1) (util-linux): %w", args[0], err)
+		return fmt.Errorf("image %s: %w", args[0], err)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("image %s: %w", args[0], err)
 	}
-	cmd := exec.Command(unshare, "--map-root-user",
-		fmt.Sprintf("--map-users=%d,%d,%d", uids[1].HostID, uids[1].ContainerID, uids[1].Size),
-		fmt.Sprintf("--map-groups=%d,%d,%d", gids[1].HostID, gids[1].ContainerID, gids[1].Size),
-		"--", exe, "image")
+	cmd := exec.Command(prefix[0], append(prefix[1:], exe, "image")...)
 	cmd.Args = append(cmd.Args, args...)
 	cmd.Env = append(os.Environ(), "BERTH_DATA_DIR="+dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,8 +18,9 @@ import (
 // containers are (0 -> the user, 1.. -> its /etc/subuid range): a file the
 // image gives uid/gid 1000 is owned by subuid-start+999 on the host, a
 // device node is an empty file, an opaque directory is marked with
-// user.overlay.opaque. run and create --image are refused in one line
-// before anything is written; image rm removes every layer again.
+// user.overlay.opaque. run --image runs it in the user's automatic user
+// namespace, its rootfs an overlay made there; delete removes the upper
+// dir with the container's files; image rm removes every layer again.
 func TestImageRootlessPull(t *testing.T) {
 	u := newRootlessUser(t)
 	lay := writeLayout(t, testImage(t), "v1")
@@ -65,17 +67,38 @@ func TestImageRootlessPull(t *testing.T) {
 	if n, err := unix.Lgetxattr(dataDir, "user.overlay.opaque", buf); err != nil || string(buf[:n]) != "y" {
 		t.Errorf("opaque data/: user.overlay.opaque %q %v", buf[:n], err)
 	}
-	for _, c := range [][]string{{"run", "--image", "h17/rl:v1", "h17-rl-img", "true"}, {"create", "--image", "h17/rl:v1", "h17-rl-img"}} {
-		out, errs, code := u.berthEnv(env, u.home, c...)
-		if code == 0 || out != "" || strings.Count(errs, "\n") != 1 || !strings.Contains(errs, "--image: running images as a non-root user is not supported yet") {
-			t.Errorf("%v as %s: exit %d, stdout %q, stderr %q; want one line refusing it", c, u.name, code, out, errs)
-		}
+	out, errs, code = u.berthEnv(env, u.home, "run", "--image", "h17/rl:v1", "h17-rl-img", "sh", "-c",
+		"cat /etc/msg.txt; ls /data; id -u; stat -c %u /home/app; cat /proc/self/uid_map | tr -s ' '; echo x > /home/app/new")
+	norm := strings.Join(strings.Fields(out), " ")
+	if want := fmt.Sprintf("new b 1000 1000 0 %d 1 1 %d 65536", u.uid, u.subUID); code != 0 || norm != want {
+		t.Fatalf("run --image as %s: exit %d, stdout %q (want %q), stderr %q", u.name, code, norm, want, errs)
+	}
+	// create, start, delete: the container's writes (as its uid 1000) are
+	// in its upper dir, owned by subuid-start+999; delete removes them.
+	id := "h17-rl-img2"
+	if out, errs, code := u.berthEnv(env, u.home, "create", "--image", "h17/rl:v1", id, "sh", "-c", "echo hi > /home/app/new2"); code != 0 {
+		t.Fatalf("create --image as %s: exit %d: %q %q", u.name, code, out, errs)
+	}
+	u.mustBerth(u.home, "start", id)
+	newFile := filepath.Join(data, "berth", "containers", id, "upper", "home", "app", "new2")
+	waitFor(t, 5*time.Second, "the container's write in its upper dir", func() bool {
+		b, _ := os.ReadFile(newFile)
+		return string(b) == "hi\n"
+	})
+	if err := syscall.Lstat(newFile, &st); err != nil || st.Uid != u.subUID+999 {
+		t.Errorf("the container's file is owned by %d (%v), want %d", st.Uid, err, u.subUID+999)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if out, errs, code := u.berth(u.home, "delete", "--force", id); code != 0 {
+		t.Errorf("delete as %s: exit %d: %q %q", u.name, code, out, errs)
 	}
 	if left, _ := os.ReadDir(filepath.Join(data, "berth", "containers")); len(left) != 0 {
-		t.Errorf("a refused --image left bundles: %v", left)
+		t.Errorf("bundles left after delete: %v", left)
 	}
-	if _, err := os.Stat(u.stateDir("h17-rl-img")); !os.IsNotExist(err) {
-		t.Errorf("a refused run left state: %v", err)
+	for _, c := range []string{"h17-rl-img", id} {
+		if _, err := os.Stat(u.stateDir(c)); !os.IsNotExist(err) {
+			t.Errorf("state of %s left: %v", c, err)
+		}
 	}
 	if out, errs, code := u.berthEnv(env, u.home, "image", "rm", "h17/rl:v1"); code != 0 {
 		t.Errorf("image rm as %s: exit %d: %q %q", u.name, code, out, errs)
