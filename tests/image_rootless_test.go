@@ -73,6 +73,21 @@ func TestImageRootlessPull(t *testing.T) {
 	if want := fmt.Sprintf("new b 1000 1000 0 %d 1 1 %d 65536", u.uid, u.subUID); code != 0 || norm != want {
 		t.Fatalf("run --image as %s: exit %d, stdout %q (want %q), stderr %q", u.name, code, norm, want, errs)
 	}
+	// An image without a User runs as uid 0 of the container (the user).
+	lay2 := filepath.Join(u.home, "layout2")
+	if out, err := exec.Command("cp", "-a", writeLayout(t, httpdImage(t), "v1"), lay2).CombinedOutput(); err != nil {
+		t.Fatal(err, string(out))
+	}
+	exec.Command("chown", "-R", u.name, lay2).Run()
+	if out, errs, code := u.berthEnv(env, u.home, "image", "pull", "oci:"+lay2+":v1", "h17/rlroot:v1"); code != 0 {
+		t.Fatalf("pull as %s: exit %d: %q %q", u.name, code, out, errs)
+	}
+	if out, errs, code := u.berthEnv(env, u.home, "run", "--image", "h17/rlroot:v1", "h17-rl-root", "sh", "-c", "id -u"); code != 0 || out != "0\n" {
+		t.Errorf("run --image of an image without User as %s: exit %d, %q %q; want id -u 0", u.name, code, out, errs)
+	}
+	if out, errs, code := u.berthEnv(env, u.home, "image", "rm", "h17/rlroot:v1"); code != 0 {
+		t.Errorf("image rm as %s: exit %d: %q %q", u.name, code, out, errs)
+	}
 	// create, start, delete: the container's writes (as its uid 1000) are
 	// in its upper dir, owned by subuid-start+999; delete removes them.
 	id := "h17-rl-img2"
