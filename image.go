@@ -49,6 +49,9 @@ var imageCommand = &cli.Command{
 			if len(args) < 2 || len(args) > 4 {
 				return errors.New("image pull: usage: berth image pull [--insecure] SOURCE [NAME]")
 			}
+			if os.Geteuid() != 0 {
+				return inUserNS(dir, args)
+			}
 			code, err := image.RunPuller(append([]string{"pull", "--store", dir}, args[1:]...))
 			if err != nil {
 				return err
@@ -65,6 +68,9 @@ var imageCommand = &cli.Command{
 		case "rm", "remove":
 			if len(args) < 2 {
 				return errors.New("image rm: missing image name (usage: berth image rm NAME...)")
+			}
+			if os.Geteuid() != 0 {
+				return inUserNS(dir, args)
 			}
 			st, err := image.Open(dir)
 			if err != nil {

@@ -52,10 +52,15 @@ func (s *Store) MakeBundle(name, id, root string, base *specs.Spec, args []strin
 	if err := os.WriteFile(filepath.Join(dir, markerFile), []byte(marker), 0o600); err != nil {
 		return "", err
 	}
-	if err := s.mountRootfs(r, dir); err != nil {
+	userRoot := filepath.Join(dir, "rootfs")
+	if os.Geteuid() != 0 {
+		if userRoot, err = s.rootlessRootfs(r, dir, base); err != nil {
+			return "", err
+		}
+	} else if err := s.mountRootfs(r, dir); err != nil {
 		return "", err
 	}
-	if err := FillSpec(base, r, id, args, filepath.Join(dir, "rootfs")); err != nil {
+	if err := FillSpec(base, r, id, args, userRoot); err != nil {
 		return "", err
 	}
 	data, err := json.Marshal(base)
@@ -68,13 +73,9 @@ func (s *Store) MakeBundle(name, id, root string, base *specs.Spec, args []strin
 // mountRootfs mounts dir/rootfs: overlayfs, lower dirs the image's layers
 // (top first), upper and work dirs in dir.
 func (s *Store) mountRootfs(r *Record, dir string) error {
-	lowers := make([]string, len(r.Layers))
-	for i, l := range r.Layers {
-		p := s.LayerPath(l)
-		if strings.ContainsAny(p, ":,") {
-			return fmt.Errorf("image store %s: a path with ':' or ',' cannot be an overlay lower dir", s.Dir)
-		}
-		lowers[len(r.Layers)-1-i] = p
+	lowers, err := s.lowerDirs(r)
+	if err != nil {
+		return err
 	}
 	for _, d := range []string{"upper", "work", "rootfs"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
@@ -86,7 +87,6 @@ func (s *Store) mountRootfs(r *Record, dir string) error {
 	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=" + filepath.Join(dir, "upper") +
 		",workdir=" + filepath.Join(dir, "work") + ",volatile"
 	target := filepath.Join(dir, "rootfs")
-	var err error
 	if len(opts) < 4000 {
 		err = unix.Mount("overlay", target, "overlay", 0, opts)
 	} else { // mount(2) takes one page of options; fsconfig one layer at a time
@@ -162,6 +162,9 @@ func RemoveBundle(root, id, bundle string, annotations map[string]string) error 
 }
 
 func removeBundleDir(dir string) error {
+	if os.Geteuid() != 0 {
+		return removeAsUserNS(dir)
+	}
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := unix.Unmount(rootfs, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
 		return fmt.Errorf("image bundle: unmount %s: %w", rootfs, err)

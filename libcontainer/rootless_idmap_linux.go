@@ -177,6 +177,12 @@ func autoUserNS(s *specs.Spec) bool {
 	return true
 }
 
+// AutoIDMaps are the uid and gid maps autoUserNS gives an unprivileged
+// caller's container (the image store unpacks its layers under them).
+func AutoIDMaps() (uids, gids []specs.LinuxIDMapping) {
+	return autoIDMap(os.Geteuid(), "/etc/subuid", "newuidmap"), autoIDMap(os.Getegid(), "/etc/subgid", "newgidmap")
+}
+
 func autoIDMap(own int, file, helper string) []specs.LinuxIDMapping {
 	maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(own), Size: 1}}
 	if _, err := exec.LookPath(helper); err != nil {

@@ -105,6 +105,15 @@ func Prepare(cfg Config) (*Rootfs, error) {
 			r.Close()
 			return nil, fmt.Errorf("mounts[%d] %s on %s: %w", i, m.Type, m.Destination, err)
 		}
+		if filepath.Clean(m.Destination) == "/" {
+			// A mount on the root itself (a non-root user's image rootfs:
+			// overlayfs, made here in its user namespace) is the rootfs
+			// from now on: later mounts and pivot_root go into it.
+			if err := r.reopenRoot(); err != nil {
+				r.Close()
+				return nil, err
+			}
+		}
 		if filepath.Clean(m.Destination) == "/dev" && parseOptions(m.Options, m.Type).bind {
 			setupDev = false // the host's /dev was bound in on purpose
 		}
@@ -129,6 +138,16 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		}
 	}
 	return r, nil
+}
+
+func (r *Rootfs) reopenRoot() error {
+	fd, err := os.OpenFile(r.cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs after a mount on /: %w", err)
+	}
+	r.rootFd.Close()
+	r.rootFd = fd
+	return nil
 }
 
 func closeIdmapped(fs map[int]*os.File) {

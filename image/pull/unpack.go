@@ -99,7 +99,14 @@ func (u *unpacker) entry(hdr *tar.Header, body io.Reader) error {
 		}
 	case tar.TypeLink:
 		return u.hardlink(pfd, base, hdr)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock:
+		if userNS {
+			// Root of a user namespace makes no device node (nor does
+			// rootless podman): an empty file stands in for it.
+			return writeFile(pfd, base, hdr, strings.NewReader(""))
+		}
+		fallthrough
+	case tar.TypeFifo:
 		mode := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		if err := unix.Mknodat(pfd, base, mode|uint32(hdr.Mode&0o7777), int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
 			return err
@@ -263,11 +270,15 @@ func setMeta(pfd int, base string, hdr *tar.Header) error {
 	}
 	for k, v := range hdr.PAXRecords {
 		name, ok := strings.CutPrefix(k, "SCHILY.xattr.")
-		if !ok || strings.HasPrefix(name, "trusted.overlay.") {
+		if !ok || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
 			continue // overlay's own metadata is never taken from a layer
 		}
 		p := fmt.Sprintf("/proc/self/fd/%d/%s", pfd, base)
-		if err := unix.Lsetxattr(p, name, []byte(v), 0); err != nil && err != unix.ENOTSUP {
+		err := unix.Lsetxattr(p, name, []byte(v), 0)
+		if err == unix.EPERM && userNS && !strings.HasPrefix(name, "user.") {
+			continue // trusted.* and security.* are the host's, not a user namespace's
+		}
+		if err != nil && err != unix.ENOTSUP {
 			return fmt.Errorf("xattr %s: %w", name, err)
 		}
 	}
@@ -297,15 +308,35 @@ func (u *unpacker) finishDirs() error {
 	return nil
 }
 
+// userNS: the puller runs as root of a user namespace (a non-root user's
+// pull, re-executed under its subordinate id maps): entries are owned by
+// the ids the namespace maps, device nodes are empty files, and an opaque
+// directory is marked with user.overlay.opaque, which overlayfs reads when
+// mounted with userxattr in a user namespace.
+var userNS = inUserNS()
+
+func inUserNS() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	f := strings.Fields(string(data))
+	return err == nil && !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+func opaqueXattr() string {
+	if userNS {
+		return "user.overlay.opaque"
+	}
+	return "trusted.overlay.opaque"
+}
+
 func isOpaque(dirfd int) bool {
 	buf := make([]byte, 1)
-	n, err := unix.Getxattr(fmt.Sprintf("/proc/self/fd/%d", dirfd), "trusted.overlay.opaque", buf)
+	n, err := unix.Getxattr(fmt.Sprintf("/proc/self/fd/%d", dirfd), opaqueXattr(), buf)
 	return err == nil && n == 1 && buf[0] == 'y'
 }
 
 func setOpaque(dirfd int) error {
 	p := fmt.Sprintf("/proc/self/fd/%d", dirfd)
-	if err := unix.Setxattr(p, "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+	if err := unix.Setxattr(p, opaqueXattr(), []byte("y"), 0); err != nil {
 		return fmt.Errorf("opaque directory: %w", err)
 	}
 	return nil
