@@ -359,7 +359,13 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
 	}
-	if err := p.sock.sendPlan(plan, fdsOf(join)); err != nil {
+	fds := fdsOf(join)
+	if wantsBindSources(spec) {
+		srcs, idx := openBindSources(spec, cr.bundle.Path, cr.bundle.Rootfs, c.InitPID)
+		defer closeFiles(srcs) // init has its own copies once the plan is sent
+		plan.BindSources, fds = idx, append(fds, fdsOf(srcs)...)
+	}
+	if err := p.sock.sendPlan(plan, fds); err != nil {
 		if errors.Is(err, unix.EPIPE) {
 			err = p.initDied() // it is gone before reading a word: say how
 		}

@@ -76,10 +76,12 @@ func initProcess(s *syncSocket) error {
 		closeFDs(cgFDs)
 		return err
 	}
-	if len(cgFDs) != len(plan.JoinTasks) {
+	if len(cgFDs) != len(plan.JoinTasks)+len(plan.BindSources) {
 		closeFDs(cgFDs)
-		return fmt.Errorf("init protocol: %d cgroup descriptors for %d tasks files", len(cgFDs), len(plan.JoinTasks))
+		return fmt.Errorf("init protocol: %d descriptors for %d tasks files and %d bind sources", len(cgFDs), len(plan.JoinTasks), len(plan.BindSources))
 	}
+	bindSources := bindSourcesFromParent(plan.BindSources, cgFDs[len(plan.JoinTasks):]) // close-on-exec
+	cgFDs = cgFDs[:len(plan.JoinTasks)]
 	checkpoint("init:plan")
 	// The workload gets the caller's timer slack back: this thread execs it,
 	// and the slack is per thread and kept across execve.
@@ -122,7 +124,7 @@ func initProcess(s *syncSocket) error {
 	if err != nil {
 		return err
 	}
-	return initContainer(s, plan, fifo, cgFDs)
+	return initContainer(s, plan, fifo, cgFDs, bindSources)
 }
 
 // chrootRootfs makes rootfs this process's root and working directory, for
@@ -146,7 +148,7 @@ func chrootRootfs(rootfs string) error {
 
 // initContainer runs the init steps in order. Each step's comment says why it
 // sits where it does.
-func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error {
+func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int, bindSources map[int]*os.File) error {
 	spec := plan.Spec
 	// Before anything that depends on it: the network namespace the parent
 	// made, when it did (netns_linux.go).
@@ -169,6 +171,7 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
 	cfg := rootfsConfig(plan)
+	cfg.BindSources = bindSources
 	var err error
 	if cfg.Idmapped, err = idmappedFromParent(spec.Mounts); err != nil {
 		return err

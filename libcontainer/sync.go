@@ -71,8 +71,11 @@ type Plan struct {
 	ID   string      `json:"id"`
 	Spec *specs.Spec `json:"spec"`
 	// RawSpec, when set, is Spec already encoded (Bundle.Raw), sent as is.
-	RawSpec       json.RawMessage   `json:"-"`
-	Rootfs        string            `json:"rootfs"`
+	RawSpec json.RawMessage `json:"-"`
+	Rootfs  string          `json:"rootfs"`
+	// BindSources are the mount indices of the bind-source clones sent
+	// after the cgroup descriptors (bindsrc_linux.go).
+	BindSources   []int             `json:"bindSources,omitempty"`
 	BundleDir     string            `json:"bundleDir"`
 	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
 	NoPivot       bool              `json:"noPivot,omitempty"`

@@ -48,8 +48,9 @@ func OpenIdmapped(source string, m specs.Mount, userns *os.File) (*os.File, erro
 	return os.NewFile(uintptr(fd), source), nil
 }
 
-// idmappedMount moves the detached idmapped mount f onto m's destination,
-// then gives it m's options as bindMount does. f is closed.
+// idmappedMount moves the detached idmapped mount f (or a plain clone of a
+// bind source, Config.BindSources) onto m's destination, then gives it m's
+// options as bindMount does. f is closed.
 func (r *Rootfs) idmappedMount(m specs.Mount, f *os.File) error {
 	defer f.Close()
 	var st unix.Stat_t
