@@ -38,6 +38,7 @@ func rootOnlySource(t *testing.T) string {
 		t.Fatal(err)
 	}
 	os.Chown(filepath.Join(src, "own", "file"), 100000, 100000)
+	os.WriteFile(filepath.Join(src, "sub", "file"), []byte("h15-hidden\n"), 0o644) // under the tmpfs
 	if err := unix.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "mode=0755"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,5 +138,30 @@ func TestBindSrcPlain(t *testing.T) {
 	want := "h15-top h15-sub b1-ro"
 	if got := strings.Join(strings.Fields(out), " "); code != 0 || got != want {
 		t.Errorf("workload saw %q (exit %d); want %q", out, code, want)
+	}
+}
+
+// TestBindSrcUserNSLocked: the clones are of the container's own copies
+// of the host's mounts, which the kernel locks: the container's root, even
+// with CAP_SYS_ADMIN, cannot unmount the submount of the rbind to see what
+// it hides on the host, and the mount is a slave of the host's (mounts
+// made inside do not reach the host).
+func TestBindSrcUserNSLocked(t *testing.T) {
+	e := newEnv(t)
+	src := rootOnlySource(t)
+	b := bindSrcBundle(e, src, true, "sh", "-c", `umount /b2/sub 2>/dev/null && echo unmounted; cat /b2/sub/file; `+
+		`awk '$5=="/b2"{print ($7 ~ /^shared/) ? "b2-shared" : "b2-not-shared"}' /proc/self/mountinfo; `+
+		`mount -t tmpfs none /b2/own && echo mounted`)
+	e.editSpec(b, func(s *specs.Spec) {
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN")
+		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_ADMIN")
+	})
+	out, code := e.run("h15-bindsrc-lock", b)
+	if got, want := strings.Join(strings.Fields(out), " "), "h15-sub b2-not-shared mounted"; code != 0 || got != want {
+		t.Errorf("workload saw %q (exit %d); want %q", out, code, want)
+	}
+	if n := mountsMentioning(t, src+"/own"); n > 0 {
+		t.Errorf("a mount made in the container reached the host: %d mounts on %s/own", n, src)
 	}
 }
