@@ -1,6 +1,7 @@
 package libcontainer
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -69,24 +70,7 @@ func openBindSources(spec *specs.Spec, bundleDir, rootfsDir string, pid int) ([]
 	}
 	var files []*os.File
 	var idx []int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// No UnlockOSThread: the thread, moved to another mount
-		// namespace, ends with this goroutine.
-		runtime.LockOSThread()
-		if unix.Unshare(unix.CLONE_FS) != nil {
-			return
-		}
-		ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
-		if err != nil {
-			return
-		}
-		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS)
-		ns.Close()
-		if err != nil {
-			return
-		}
+	inMountNS(pid, func() error {
 		for _, r := range reqs {
 			fd, err := unix.OpenTree(unix.AT_FDCWD, r.source, r.flags)
 			if err != nil {
@@ -95,17 +79,49 @@ func openBindSources(spec *specs.Spec, bundleDir, rootfsDir string, pid int) ([]
 			files = append(files, os.NewFile(uintptr(fd), r.source))
 			idx = append(idx, r.i)
 		}
-	}()
-	<-done
+		return nil
+	})
 	return files, idx
 }
 
-// bindSourcesFromParent is init's side: the clones by mount index.
-func bindSourcesFromParent(idx []int, fds []int) map[int]*os.File {
+// inMountNS runs fn on a thread of its own that has entered the mount
+// namespace of the process pid (with its root and working directory). The
+// thread ends with fn. Clones made there are of that namespace's copies
+// of the host's mounts, which keep the kernel's locks (MNT_LOCKED and the
+// locked flags): a clone made in the host's namespace has none, and the
+// container's root could unmount a submount to see what it hides.
+func inMountNS(pid int, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// No UnlockOSThread: the thread, moved to another mount
+		// namespace, ends with this goroutine.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			errc <- os.NewSyscallError("unshare CLONE_FS", err)
+			return
+		}
+		ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/mnt")
+		if err != nil {
+			errc <- err
+			return
+		}
+		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNS)
+		ns.Close()
+		if err != nil {
+			errc <- fmt.Errorf("enter the container's mount namespace: %w", os.NewSyscallError("setns", err))
+			return
+		}
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// clonesFromParent is init's side: the clones by mount index.
+func clonesFromParent(idx []int, fds []int) map[int]*os.File {
 	out := map[int]*os.File{}
 	for k, i := range idx {
 		unix.CloseOnExec(fds[k])
-		out[i] = os.NewFile(uintptr(fds[k]), "bind-source-"+strconv.Itoa(i))
+		out[i] = os.NewFile(uintptr(fds[k]), "mount-clone-"+strconv.Itoa(i))
 	}
 	return out
 }

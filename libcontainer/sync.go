@@ -71,11 +71,8 @@ type Plan struct {
 	ID   string      `json:"id"`
 	Spec *specs.Spec `json:"spec"`
 	// RawSpec, when set, is Spec already encoded (Bundle.Raw), sent as is.
-	RawSpec json.RawMessage `json:"-"`
-	Rootfs  string          `json:"rootfs"`
-	// BindSources are the mount indices of the bind-source clones sent
-	// after the cgroup descriptors (bindsrc_linux.go).
-	BindSources   []int             `json:"bindSources,omitempty"`
+	RawSpec       json.RawMessage   `json:"-"`
+	Rootfs        string            `json:"rootfs"`
 	BundleDir     string            `json:"bundleDir"`
 	CgroupPaths   map[string]string `json:"cgroupPaths,omitempty"`
 	NoPivot       bool              `json:"noPivot,omitempty"`
@@ -103,6 +100,11 @@ type Plan struct {
 	TimerSlack int64 `json:"timerSlack,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
+	// Idmapped and BindSources are the mount indices of the detached
+	// mounts sent after the cgroup descriptors, in that order: idmapped
+	// mounts (idmap_linux.go) and bind-source clones (bindsrc_linux.go).
+	Idmapped    []int `json:"idmapped,omitempty"`
+	BindSources []int `json:"bindSources,omitempty"`
 }
 
 // planMsg is the plan message for p.

@@ -165,3 +165,21 @@ func TestBindSrcUserNSLocked(t *testing.T) {
 		t.Errorf("a mount made in the container reached the host: %d mounts on %s/own", n, src)
 	}
 }
+
+// TestBindSrcIdmapLocked: the same holds for an idmapped rbind (its clone
+// is made in the container's mount namespace too): the submount stays.
+func TestBindSrcIdmapLocked(t *testing.T) {
+	e := newEnv(t)
+	src := rootOnlySource(t)
+	b := bindSrcBundle(e, src, true, "sh", "-c", `umount /b2/sub 2>/dev/null && echo unmounted; cat /b2/sub/file`)
+	e.editSpec(b, func(s *specs.Spec) {
+		s.Mounts[len(s.Mounts)-1].Options = []string{"rbind", "idmap"}
+		s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN")
+		s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
+		s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_ADMIN")
+	})
+	out, code := e.run("h15-bindsrc-idlock", b)
+	if got := strings.Join(strings.Fields(out), " "); code != 0 || got != "h15-sub" {
+		t.Errorf("workload saw %q (exit %d); want h15-sub (the submount cannot be unmounted)", out, code)
+	}
+}
