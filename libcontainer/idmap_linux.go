@@ -76,7 +76,11 @@ func openIdmappedMounts(spec *specs.Spec, bundleDir string, pid int) ([]*os.File
 	}
 	var files []*os.File
 	var idx []int
-	err := inMountNS(pid, func() error {
+	run := inMountNS
+	if !hasNS(spec, specs.MountNamespace) { // the container's is berth's own
+		run = func(_ int, fn func() error) error { return fn() }
+	}
+	err := run(pid, func() error {
 		for _, r := range reqs {
 			f, err := rootfs.OpenIdmapped(r.source, spec.Mounts[r.i], r.ns)
 			if err != nil {
