@@ -310,11 +310,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		cr.devicesMoved = true
 	}
-	idmapped, err := openIdmappedMounts(spec, cr.bundle.Path, named)
-	if err != nil {
-		return err
-	}
-	defer closeFileMap(idmapped) // init has its own copies after the spawn
+	var err error
 	if c.InitPID, err = p.spawn(spawnOpts{
 		ns: cr.ns, linux: spec.Linux, preserveFDs: opts.PreserveFDs, named: named, adopt: opts.Foreground,
 		cgroup: cr.unified, stdout: opts.Stdout, stderr: opts.Stderr,
@@ -372,7 +368,19 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	if opts.SignalsCaught != nil {
 		<-opts.SignalsCaught // init may exec without a "start" (NoWait)
 	}
-	if err := p.sock.sendPlan(plan, fdsOf(join)); err != nil {
+	idmapped, idx, err := openIdmappedMounts(spec, cr.bundle.Path, c.InitPID)
+	if err != nil {
+		return err
+	}
+	defer closeFiles(idmapped) // init has its own copies once the plan is sent
+	plan.Idmapped = idx
+	fds := append(fdsOf(join), fdsOf(idmapped)...)
+	if wantsBindSources(spec) {
+		srcs, idx := openBindSources(spec, cr.bundle.Path, cr.bundle.Rootfs, c.InitPID)
+		defer closeFiles(srcs)
+		plan.BindSources, fds = idx, append(fds, fdsOf(srcs)...)
+	}
+	if err := p.sock.sendPlan(plan, fds); err != nil {
 		if errors.Is(err, unix.EPIPE) {
 			err = p.initDied() // it is gone before reading a word: say how
 		}

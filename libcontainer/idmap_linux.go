@@ -17,10 +17,8 @@ import (
 
 // The parent's side of idmapped mounts (rootfs/idmap_linux.go): a user
 // namespace for each mapping, and a detached idmapped clone of each such
-// mount's source, handed to init by name.
-
-// fdIdmapPrefix + the mount's index names its detached mount for init.
-const fdIdmapPrefix = "_BERTH_FD_IDMAP_"
+// mount's source, made in the container's mount namespace (inMountNS) and
+// sent to init with the plan.
 
 // holdUserNSEnv makes `berth init` only wait until its stdin closes: the
 // process that keeps a mapping's user namespace alive while berth opens it.
@@ -32,17 +30,19 @@ func holdUserNS() {
 	os.Exit(0)
 }
 
-// openIdmappedMounts makes the detached idmapped mounts of spec, keyed by
-// the name init finds each under, and adds them to named too. The caller
+// openIdmappedMounts makes the detached idmapped mounts of spec, cloned in
+// the mount namespace of the container's init pid (inMountNS), and returns
+// them with their mount indices; they go to init with the plan. The caller
 // closes them once init has them.
-func openIdmappedMounts(spec *specs.Spec, bundleDir string, named map[string]*os.File) (map[string]*os.File, error) {
-	out := map[string]*os.File{}
+func openIdmappedMounts(spec *specs.Spec, bundleDir string, pid int) ([]*os.File, []int, error) {
 	userns := map[string]*os.File{} // one namespace per distinct mapping
-	defer func() {
-		for _, f := range userns {
-			f.Close()
-		}
-	}()
+	defer closeFileMap(userns)
+	type req struct {
+		i      int
+		source string
+		ns     *os.File
+	}
+	var reqs []req
 	for i, m := range spec.Mounts {
 		if idmapped, _ := rootfs.Idmapped(m); !idmapped {
 			continue
@@ -61,8 +61,7 @@ func openIdmappedMounts(spec *specs.Spec, bundleDir string, named map[string]*os
 				ns, err = newMappedUserNS(uids, gids)
 			}
 			if err != nil {
-				closeFileMap(out)
-				return nil, fmt.Errorf("mounts[%d] (%s): user namespace for the idmapping: %w", i, m.Destination, err)
+				return nil, nil, fmt.Errorf("mounts[%d] (%s): user namespace for the idmapping: %w", i, m.Destination, err)
 			}
 			userns[key] = ns
 		}
@@ -70,15 +69,33 @@ func openIdmappedMounts(spec *specs.Spec, bundleDir string, named map[string]*os
 		if !filepath.IsAbs(source) {
 			source = filepath.Join(bundleDir, source)
 		}
-		f, err := rootfs.OpenIdmapped(source, m, ns)
-		if err != nil {
-			closeFileMap(out)
-			return nil, fmt.Errorf("mounts[%d] (%s): %w", i, m.Destination, err)
-		}
-		out[fdIdmapPrefix+strconv.Itoa(i)] = f
-		named[fdIdmapPrefix+strconv.Itoa(i)] = f
+		reqs = append(reqs, req{i, source, ns})
 	}
-	return out, nil
+	if len(reqs) == 0 {
+		return nil, nil, nil
+	}
+	var files []*os.File
+	var idx []int
+	run := inMountNS
+	if !hasNS(spec, specs.MountNamespace) { // the container's is berth's own
+		run = func(_ int, fn func() error) error { return fn() }
+	}
+	err := run(pid, func() error {
+		for _, r := range reqs {
+			f, err := rootfs.OpenIdmapped(r.source, spec.Mounts[r.i], r.ns)
+			if err != nil {
+				return fmt.Errorf("mounts[%d] (%s): %w", r.i, spec.Mounts[r.i].Destination, err)
+			}
+			files = append(files, f)
+			idx = append(idx, r.i)
+		}
+		return nil
+	})
+	if err != nil {
+		closeFiles(files)
+		return nil, nil, err
+	}
+	return files, idx, nil
 }
 
 func closeFileMap(m map[string]*os.File) {
@@ -117,23 +134,4 @@ func newMappedUserNS(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 		return nil, err
 	}
 	return ns, nil
-}
-
-// idmappedFromParent is init's side: the detached mounts by mount index.
-func idmappedFromParent(mounts []specs.Mount) (map[int]*os.File, error) {
-	out := map[int]*os.File{}
-	for i, m := range mounts {
-		if idmapped, _ := rootfs.Idmapped(m); !idmapped {
-			continue
-		}
-		f, err := inheritedFD(fdIdmapPrefix + strconv.Itoa(i))
-		if err != nil {
-			return out, err
-		}
-		if f != nil {
-			unix.CloseOnExec(int(f.Fd()))
-			out[i] = f
-		}
-	}
-	return out, nil
 }

@@ -76,10 +76,14 @@ func initProcess(s *syncSocket) error {
 		closeFDs(cgFDs)
 		return err
 	}
-	if len(cgFDs) != len(plan.JoinTasks) {
+	nCg, nIdmap := len(plan.JoinTasks), len(plan.Idmapped)
+	if len(cgFDs) != nCg+nIdmap+len(plan.BindSources) {
 		closeFDs(cgFDs)
-		return fmt.Errorf("init protocol: %d cgroup descriptors for %d tasks files", len(cgFDs), len(plan.JoinTasks))
+		return fmt.Errorf("init protocol: %d descriptors for %d tasks files and %d detached mounts", len(cgFDs), nCg, nIdmap+len(plan.BindSources))
 	}
+	// close-on-exec from here: the workload never holds one
+	clones := [2]map[int]*os.File{clonesFromParent(plan.Idmapped, cgFDs[nCg:nCg+nIdmap]), clonesFromParent(plan.BindSources, cgFDs[nCg+nIdmap:])}
+	cgFDs = cgFDs[:nCg]
 	checkpoint("init:plan")
 	// The workload gets the caller's timer slack back: this thread execs it,
 	// and the slack is per thread and kept across execve.
@@ -122,7 +126,7 @@ func initProcess(s *syncSocket) error {
 	if err != nil {
 		return err
 	}
-	return initContainer(s, plan, fifo, cgFDs)
+	return initContainer(s, plan, fifo, cgFDs, clones)
 }
 
 // chrootRootfs makes rootfs this process's root and working directory, for
@@ -146,7 +150,7 @@ func chrootRootfs(rootfs string) error {
 
 // initContainer runs the init steps in order. Each step's comment says why it
 // sits where it does.
-func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error {
+func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int, clones [2]map[int]*os.File) error {
 	spec := plan.Spec
 	// Before anything that depends on it: the network namespace the parent
 	// made, when it did (netns_linux.go).
@@ -169,10 +173,7 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int) error 
 	// Mounts and /dev, then pivot_root: from here on only the container's
 	// files are reachable.
 	cfg := rootfsConfig(plan)
-	var err error
-	if cfg.Idmapped, err = idmappedFromParent(spec.Mounts); err != nil {
-		return err
-	}
+	cfg.Idmapped, cfg.BindSources = clones[0], clones[1]
 	r, err := rootfs.Prepare(cfg)
 	if err != nil {
 		return err

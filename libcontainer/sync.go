@@ -104,6 +104,11 @@ type Plan struct {
 	TimerSlack int64 `json:"timerSlack,omitempty"`
 	// State is the container's state as hooks run in init see it.
 	State *specs.State `json:"state"`
+	// Idmapped and BindSources are the mount indices of the detached
+	// mounts sent after the cgroup descriptors, in that order: idmapped
+	// mounts (idmap_linux.go) and bind-source clones (bindsrc_linux.go).
+	Idmapped    []int `json:"idmapped,omitempty"`
+	BindSources []int `json:"bindSources,omitempty"`
 }
 
 // planMsg is the plan message for p.

@@ -13,6 +13,12 @@ import (
 	"github.com/berth-project/berth/internal/linux"
 )
 
+// IsBind reports whether m is a bind mount and whether it is recursive.
+func IsBind(m specs.Mount) (bind, recursive bool) {
+	o := parseOptions(m.Options, m.Type)
+	return o.bind, o.recursive
+}
+
 func (r *Rootfs) bindMount(m specs.Mount, o mountOpts) error {
 	source := m.Source
 	if !filepath.IsAbs(source) {

@@ -9,9 +9,10 @@ import (
 )
 
 // Idmapped mounts (mounts[].uidMappings/gidMappings, options idmap and
-// ridmap). The parent, in the host's user namespace, clones the source
-// (OpenIdmapped: open_tree(OPEN_TREE_CLONE), then mount_setattr with
-// MOUNT_ATTR_IDMAP and a user namespace made for the mapping): only it has
+// ridmap). The parent, in the host's user namespace and the container's
+// mount namespace (whose copies of the host's mounts the kernel locks),
+// clones the source (OpenIdmapped: open_tree(OPEN_TREE_CLONE), then
+// mount_setattr with MOUNT_ATTR_IDMAP and a user namespace made for the mapping): only it has
 // CAP_SYS_ADMIN over that namespace, which a container's own user
 // namespace does not. Init moves the detached mount onto its target in
 // order with the other mounts (idmappedMount) and closes it.
@@ -48,8 +49,9 @@ func OpenIdmapped(source string, m specs.Mount, userns *os.File) (*os.File, erro
 	return os.NewFile(uintptr(fd), source), nil
 }
 
-// idmappedMount moves the detached idmapped mount f onto m's destination,
-// then gives it m's options as bindMount does. f is closed.
+// idmappedMount moves the detached idmapped mount f (or a plain clone of a
+// bind source, Config.BindSources) onto m's destination, then gives it m's
+// options as bindMount does. f is closed.
 func (r *Rootfs) idmappedMount(m specs.Mount, f *os.File) error {
 	defer f.Close()
 	var st unix.Stat_t

@@ -45,6 +45,11 @@ type Config struct {
 	// Idmapped holds, by index in Mounts, the detached idmapped mounts the
 	// parent made (idmap_linux.go). Prepare closes them all.
 	Idmapped map[int]*os.File
+	// BindSources holds, by index in Mounts, the clones of bind sources
+	// the parent made in a new user namespace (libcontainer's
+	// bindsrc_linux.go), used instead of the source path. Prepare closes
+	// them all.
+	BindSources map[int]*os.File
 }
 
 // Rootfs is the rootfs being set up. Its methods run in the init stage, in
@@ -89,6 +94,7 @@ func Prepare(cfg Config) (*Rootfs, error) {
 	}
 	r := &Rootfs{cfg: cfg, rootFd: fd}
 	defer closeIdmapped(cfg.Idmapped) // the workload never holds one
+	defer closeIdmapped(cfg.BindSources)
 	setupDev := true
 	for i, m := range cfg.Mounts {
 		m.Destination = stripRoot(cfg.Rootfs, m.Destination)
@@ -96,6 +102,9 @@ func Prepare(cfg Config) (*Rootfs, error) {
 		if f := cfg.Idmapped[i]; f != nil {
 			delete(cfg.Idmapped, i)
 			err = r.idmappedMount(m, f)
+		} else if f := cfg.BindSources[i]; f != nil {
+			delete(cfg.BindSources, i)
+			err = r.idmappedMount(m, f) // a plain clone: moved the same way
 		} else if idmapped, _ := Idmapped(m); idmapped {
 			err = errors.New("idmapped mount: no mount was prepared for it")
 		} else {
