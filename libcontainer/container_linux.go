@@ -104,7 +104,7 @@ func Start(root, id string) error {
 			}
 		}
 	}
-	checkpoint("start:fifo-opened")
+	tracePoint("start:fifo-opened")
 	data, err := io.ReadAll(f)
 	f.Close()
 	if err != nil {

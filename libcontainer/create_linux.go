@@ -69,7 +69,7 @@ type InitProcess struct {
 // `start`. On any error it removes everything it made: the init process,
 // the cgroup and the state directory.
 func Create(opts CreateOpts) (p *InitProcess, err error) {
-	checkpoint("create:begin")
+	tracePoint("create:begin")
 	cr, err := resolve(opts)
 	if err != nil {
 		return nil, err
@@ -159,7 +159,7 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 	cgReady := make(chan error, 1)
 	go func() {
 		err := cr.cg.Prepare()
-		checkpoint("create:cgroup-prepared")
+		tracePoint("create:cgroup-prepared")
 		cgReady <- err
 	}()
 	defer func() {
@@ -167,11 +167,11 @@ func Create(opts CreateOpts) (p *InitProcess, err error) {
 			<-cgReady // never tear down under a Prepare still at work
 		}
 	}()
-	checkpoint("create:state-saved")
+	tracePoint("create:state-saved")
 	if err := p.launch(cr, cgReady); err != nil {
 		return p, err
 	}
-	checkpoint("create:ready")
+	tracePoint("create:ready")
 	if err := p.finishNetwork(cr); err != nil {
 		return p, err
 	}
@@ -230,7 +230,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 	if err != nil {
 		return nil, err
 	}
-	checkpoint("create:bundle-loaded")
+	tracePoint("create:bundle-loaded")
 	if opts.ListenFDs > 0 {
 		b.Spec.Process.Env = mergeEnv(b.Spec.Process.Env, []string{"LISTEN_FDS=" + strconv.Itoa(opts.ListenFDs), "LISTEN_PID=1"})
 		b.Raw = nil
@@ -274,7 +274,7 @@ func resolve(opts CreateOpts) (*creation, error) {
 	if cr.filter, cr.listener, err = compileSeccomp(b.Spec); err != nil {
 		return nil, err
 	}
-	checkpoint("create:resolved")
+	tracePoint("create:resolved")
 	return cr, nil
 }
 
@@ -317,7 +317,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 	}); err != nil {
 		return err
 	}
-	checkpoint("create:spawned")
+	tracePoint("create:spawned")
 	if err := startSlirp(cr, c); err != nil {
 		return err
 	}
@@ -386,7 +386,7 @@ func (p *InitProcess) launch(cr *creation, cgReady chan error) error {
 		}
 		return err
 	}
-	checkpoint("create:plan-sent")
+	tracePoint("create:plan-sent")
 	if c.InitStart, _, err = procStat(c.InitPID); err != nil {
 		return fmt.Errorf("init process: %w", err)
 	}
@@ -414,7 +414,7 @@ func (p *InitProcess) attachInit() error {
 		return err
 	}
 	p.sock.send(syncMsg{Type: msgJoined})
-	checkpoint("create:cgroup-joined")
+	tracePoint("create:cgroup-joined")
 	return nil
 }
 
@@ -551,7 +551,7 @@ func (p *InitProcess) Start() error {
 		}
 	}
 	p.sock.Close()
-	checkpoint("run:started")
+	tracePoint("run:started")
 	if err != nil {
 		return err
 	}
@@ -585,7 +585,7 @@ func (p *InitProcess) Wait() (int, error) {
 		}
 		break
 	}
-	checkpoint("run:exited")
+	tracePoint("run:exited")
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil
 	}

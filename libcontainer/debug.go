@@ -27,11 +27,11 @@ var (
 	startTime = time.Now()
 )
 
-// checkpoint logs step as a debug message (--debug: "create: bundle
+// tracePoint logs step as a debug message (--debug: "create: bundle
 // loaded"), and kills berth if the crash tests asked to die at step. Only
 // the parent sets the log up: in `berth init` debug messages are off, and
 // the child never writes to the user's log.
-func checkpoint(step string) {
+func tracePoint(step string) {
 	logs.Debugf("%s", strings.Replace(strings.ReplaceAll(step, "-", " "), ":", ": ", 1))
 	if trace {
 		now := time.Now()

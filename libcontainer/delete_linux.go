@@ -25,7 +25,7 @@ import (
 // container whose state file cannot be read is removed from what can be
 // found without it (destroyUnreadable).
 func Delete(root, id string, force bool) error {
-	checkpoint("delete:begin")
+	tracePoint("delete:begin")
 	gone := func(err error) bool { return force && errors.Is(err, ErrNotExist) }
 	corrupt := func(err error) bool { return force && errors.Is(err, ErrCorruptState) }
 	c, err := Load(root, id)
@@ -78,7 +78,7 @@ var BeforeRemove func(root, id, bundle string, annotations map[string]string) er
 func (c *Container) destroy() error {
 	c.returnDevices()
 	c.killInit()
-	checkpoint("delete:killed")
+	tracePoint("delete:killed")
 	if cg := c.cgroup(); cg != nil {
 		if cg.Exists() {
 			c.signalAll(unix.SIGKILL)
@@ -88,7 +88,7 @@ func (c *Container) destroy() error {
 		if err := removeCgroup(cg); err != nil {
 			return err
 		}
-		checkpoint("delete:cgroup-removed")
+		tracePoint("delete:cgroup-removed")
 	}
 	if err := c.detachNetwork(); err != nil {
 		logs.Warn(err) // what DEL could not undo stays; the container goes
@@ -105,7 +105,7 @@ func (c *Container) destroy() error {
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("remove state %s: %w", c.dir, err)
 	}
-	checkpoint("delete:done")
+	tracePoint("delete:done")
 	if summary != nil {
 		for _, err := range warnHooks(summary.Hooks, c.ociState(specs.StateStopped), hookPoststop) {
 			logs.Warn(err)

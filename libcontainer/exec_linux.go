@@ -163,7 +163,7 @@ func Exec(opts ExecOpts) (p *InitProcess, err error) {
 			return p, err
 		}
 	}
-	checkpoint("exec:spawned")
+	tracePoint("exec:spawned")
 	plan := &Plan{
 		TimerSlack: callerTimerSlack,
 		ID:         opts.ID, Spec: &spec, Exec: true, StartBySocket: true, NoWait: p.noWait, OwnTerminal: opts.ConsoleSocket == "", PreserveFDs: opts.PreserveFDs, Rootfs: c.Rootfs,

@@ -84,7 +84,7 @@ func initProcess(s *syncSocket) error {
 	// close-on-exec from here: the workload never holds one
 	clones := [2]map[int]*os.File{clonesFromParent(plan.Idmapped, cgFDs[nCg:nCg+nIdmap]), clonesFromParent(plan.BindSources, cgFDs[nCg+nIdmap:])}
 	cgFDs = cgFDs[:nCg]
-	checkpoint("init:plan")
+	tracePoint("init:plan")
 	// The workload gets the caller's timer slack back: this thread execs it,
 	// and the slack is per thread and kept across execve.
 	if plan.TimerSlack > 0 {
@@ -210,7 +210,7 @@ func initContainer(s *syncSocket, plan *Plan, fifo *os.File, cgFDs []int, clones
 	if err := runHooks(spec.Hooks, plan.State, hookCreateContainer); err != nil {
 		return err
 	}
-	checkpoint("init:mounted")
+	tracePoint("init:mounted")
 	if err := r.Enter(); err != nil {
 		return err
 	}
@@ -275,7 +275,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 	if err != nil {
 		return err
 	}
-	checkpoint("init:ready")
+	tracePoint("init:ready")
 	if err := s.send(syncMsg{Type: msgReady}); err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func startProcess(s *syncSocket, plan *Plan, fifo *os.File) error {
 		err = runHooksEnv(spec.Hooks, plan.State, env, hookStartContainer)
 	}
 	if err == nil {
-		checkpoint("init:exec")
+		tracePoint("init:exec")
 		err = linux.Exec(path, proc.Args, env)
 	}
 	if started != nil {

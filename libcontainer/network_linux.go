@@ -141,7 +141,7 @@ func (p *InitProcess) finishNetwork(cr *creation) error {
 		if err != nil {
 			return err
 		}
-		checkpoint("create:network-added")
+		tracePoint("create:network-added")
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func startSlirp(cr *creation, c *Container) error {
 	if err := c.save(); err != nil {
 		return err
 	}
-	checkpoint("create:slirp-started")
+	tracePoint("create:slirp-started")
 	cr.netAdded = make(chan error, 1)
 	go func() { cr.netAdded <- ready() }()
 	return nil

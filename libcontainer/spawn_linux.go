@@ -98,7 +98,7 @@ func (p *InitProcess) spawn(o spawnOpts) (int, error) {
 	if trace {
 		cmd.Env = append(cmd.Env, "BERTH_TRACE=1")
 	}
-	checkpoint("spawn:start")
+	tracePoint("spawn:start")
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, unix.EINVAL) && o.ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
 			// The child's write of uid_map or gid_map: validateIDMappings
