@@ -19,7 +19,7 @@ const dieAtEnv = "BERTH_TEST_DIE_AT"
 
 var dieAt = os.Getenv(dieAtEnv)
 
-// traceEnv, when set, makes every checkpoint print to stderr the time since
+// traceEnv, when set, makes every trace point print to stderr the time since
 // berth started and the wall clock (to line up the parent's and init's
 // lines): where the time goes on the hot path (docs/performance.md).
 var (
