@@ -43,8 +43,9 @@ deps:
 # The README's test command: unit tests, the integration tests that drive the
 # built binary against busybox bundles in temporary directories, the OCI
 # conformance suite, the real clients, Kubernetes' CRI validation suite
-# through containerd, and the integration tests again on pure cgroup v2.
-test: deps berth unit fuzz integration conformance clients cri vm-test
+# through containerd, the integration tests again on pure cgroup v2, and
+# berth in systemd units with systemd as the guest's PID 1.
+test: deps berth unit fuzz integration conformance clients cri vm-test test-systemd
 
 unit:
 	$(GO) vet ./...

@@ -27,7 +27,16 @@ func startSleeper(e *env, id string, edits ...func(*specs.Spec)) {
 
 func TestExecJoinsTheContainer(t *testing.T) {
 	e := newEnv(t)
-	startSleeper(e, "ex")
+	// With a cgroup namespace (berth spec adds one only on cgroup v2
+	// hosts, as runc): the exec'd process must see init's cgroup as "/".
+	startSleeper(e, "ex", func(s *specs.Spec) {
+		for _, n := range s.Linux.Namespaces {
+			if n.Type == specs.CgroupNamespace {
+				return
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	})
 	initPid := int(e.state("ex")["pid"].(float64))
 	out := e.mustBerth("exec", "ex", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /tmp/marker; cat /proc/self/cgroup")
 	lines := strings.Split(out, "\n")
