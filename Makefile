@@ -100,7 +100,7 @@ cri: berth
 # The integration tests again, in a qemu guest with pure cgroup v2 (this
 # host is hybrid): tests/vm/README.md.
 vm-test test-v2: berth
-	tests/vm/run.sh -- sh -c 'BERTH_BINARY=$(CURDIR)/berth go test -count=1 -timeout 20m ./tests/...'
+	VM_TIMEOUT=$${VM_TIMEOUT:-2700} tests/vm/run.sh -- sh -c 'BERTH_BINARY=$(CURDIR)/berth go test -count=1 -timeout 40m ./tests/...'
 
 
 # berth as a systemd unit's main process, in the cgroup v2 guest with the
