@@ -133,6 +133,10 @@ func (s *Slirp) addHostfwd(p Publish) error {
 // it) and removes its API socket.
 func (s *Slirp) Stop() error {
 	if s.Pid > 0 && s.StartTime != 0 && procStartTime(s.Pid) == s.StartTime {
+		// Its session (started with Setsid, so the group is its pid):
+		// slirp4netns forks a child to configure tap0, which outlives a
+		// parent killed alone when berth died mid-create.
+		unix.Kill(-s.Pid, unix.SIGKILL)
 		if err := unix.Kill(s.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("stop %s (pid %d): %w", SlirpBinary, s.Pid, err)
 		}

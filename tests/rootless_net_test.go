@@ -126,7 +126,8 @@ func TestRootlessNetCrash(t *testing.T) {
 	if code == 0 {
 		t.Fatalf("run did not die at create:slirp-started")
 	}
-	if len(u.slirpProcesses()) != 1 {
+	// slirp4netns, and maybe the child it forks to configure tap0.
+	if len(u.slirpProcesses()) == 0 {
 		t.Fatalf("no slirp4netns running after the crash: the test shows nothing")
 	}
 	u.mustBerth(dir, "delete", "-f", id)
