@@ -140,8 +140,12 @@ func (s *Slirp) Stop() error {
 		if err := unix.Kill(s.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("stop %s (pid %d): %w", SlirpBinary, s.Pid, err)
 		}
-		// The ports are free once it is gone: wait (briefly) for that.
+		// The ports are free once it is gone: wait (briefly) for that,
+		// and for its child.
 		for i := 0; i < 200 && procStartTime(s.Pid) == s.StartTime && !procZombie(s.Pid); i++ {
+			time.Sleep(5 * time.Millisecond)
+		}
+		for i := 0; i < 200 && groupAlive(s.Pid); i++ {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
@@ -149,6 +153,22 @@ func (s *Slirp) Stop() error {
 		return fmt.Errorf("%s API socket: %w", SlirpBinary, err)
 	}
 	return nil
+}
+
+// groupAlive reports whether a process other than a zombie is left in the
+// process group pgid.
+func groupAlive(pgid int) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(pid); len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
 }
 
 // procStat returns the fields of /proc/PID/stat after the command name.
