@@ -236,6 +236,12 @@ func TestTerminalHasDevConsole(t *testing.T) {
 // bare /proc of its own (in new user and pid namespaces). It must fail, as
 // in runc; the container's /proc and the host's mounts stay.
 func TestNoPivotHidesHostProc(t *testing.T) {
+	if h, _ := os.Hostname(); h == "berth-vm" {
+		// busybox switch_root leaves the initramfs's proc mounted under
+		// the old, unreachable root: the kernel counts it as a full proc
+		// that no one can detach (tests/vm/init; real hosts move theirs).
+		t.Skip("the qemu guest keeps an unreachable full /proc of its initramfs")
+	}
 	e := newEnv(t)
 	caps := []string{"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SYS_CHROOT", "CAP_DAC_OVERRIDE", "CAP_KILL", "CAP_SETFCAP"}
 	b := e.bundle([]string{"sh", "-c", "unshare -mrpf true && echo UNSHARE-OK; " +

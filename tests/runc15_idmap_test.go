@@ -44,6 +44,7 @@ func hostOwner(t *testing.T, path string) string {
 // file root creates through it is 1000's on the host.
 func TestRunc15IdmapNoUserNS(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 1000)
 	os.WriteFile(filepath.Join(src, "file"), []byte("x"), 0o644)
 	os.Chown(filepath.Join(src, "file"), 1000, 1000)
@@ -70,6 +71,7 @@ func TestRunc15IdmapNoUserNS(t *testing.T) {
 // root makes there is root's on the host.
 func TestRunc15IdmapUserNS(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 0)
 	b := e.bundle([]string{"sh", "-c", "touch /mnt/new && stat -c %u:%g /mnt /mnt/new /plain"}, func(s *specs.Spec) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -98,6 +100,7 @@ func TestRunc15IdmapUserNS(t *testing.T) {
 // mappings each write with their own ids.
 func TestRunc15IdmapTwoMappings(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 0)
 	for name, uid := range map[string]int{"a": 1000, "b": 2000} {
 		os.Mkdir(filepath.Join(src, name), 0o755)
@@ -123,6 +126,7 @@ func TestRunc15IdmapTwoMappings(t *testing.T) {
 // the source too, "idmap" only the top one.
 func TestRunc15IdmapRecursive(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 1000)
 	sub := filepath.Join(src, "sub")
 	os.Mkdir(sub, 0o755)
@@ -146,6 +150,7 @@ func TestRunc15IdmapRecursive(t *testing.T) {
 // holds no detached mount of an idmapped source.
 func TestRunc15IdmapFDsClosed(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 1000)
 	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"bind"},
@@ -171,6 +176,7 @@ func TestRunc15IdmapFDsClosed(t *testing.T) {
 // another's user namespace takes that namespace's mapping.
 func TestRunc15IdmapJoined(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := ownedDir(t, 0)
 	userns := func(s *specs.Spec) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
@@ -210,4 +216,18 @@ func TestRunc15IdmapJoined(t *testing.T) {
 		t.Errorf("joined user namespace: file is %s on the host, want 0:0", got)
 	}
 	e.mustBerth("delete", "-f", "h13-idmap-holder")
+}
+
+// requireIdmap skips the test where the temp directories' filesystem
+// cannot be idmapped (tmpfs before Linux 6.3: the cgroup v2 guest's /tmp).
+func requireIdmap(e *env) {
+	e.t.Helper()
+	src := e.t.TempDir()
+	b := e.bundle([]string{"true"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src, Options: []string{"bind"},
+			UIDMappings: idmap(1000, 0, 1), GIDMappings: idmap(1000, 0, 1)})
+	})
+	if out, code := e.run("h13-idmap-probe", b); code != 0 && strings.Contains(out, "support idmapped mounts") {
+		e.t.Skipf("the temp directory's filesystem cannot be idmapped here: %s", strings.TrimSpace(out))
+	}
 }
