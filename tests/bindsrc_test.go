@@ -170,6 +170,7 @@ func TestBindSrcUserNSLocked(t *testing.T) {
 // is made in the container's mount namespace too): the submount stays.
 func TestBindSrcIdmapLocked(t *testing.T) {
 	e := newEnv(t)
+	requireIdmap(e)
 	src := rootOnlySource(t)
 	b := bindSrcBundle(e, src, true, "sh", "-c", `umount /b2/sub 2>/dev/null && echo unmounted; cat /b2/sub/file`)
 	e.editSpec(b, func(s *specs.Spec) {

@@ -3,7 +3,6 @@ package tests
 import (
 	"archive/tar"
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -21,7 +20,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"golang.org/x/sys/unix"
 )
 
 // imageCmd is what the test image's Cmd prints: a file the top layer
@@ -436,11 +434,7 @@ func TestImageConcurrentPulls(t *testing.T) {
 // An image of more layers than fit in mount(2)'s one page of overlay
 // options is mounted with fsconfig's lowerdir+, in the right order.
 func TestImageManyLayers(t *testing.T) {
-	var u unix.Utsname
-	unix.Uname(&u)
-	var major, minor int
-	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
-	if major < 6 || major == 6 && minor < 8 {
+	if kernelBefore(6, 8) {
 		t.Skip("overlayfs takes lowerdir+ (more layers than one option string holds) from Linux 6.8")
 	}
 	e, _ := imageEnv(t)
