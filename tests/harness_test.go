@@ -409,7 +409,7 @@ func holdsPathUnder(pid int, dirs ...string) bool {
 // waitFileContains waits until the file at path contains s.
 func waitFileContains(t *testing.T, path, s string) {
 	t.Helper()
-	waitFor(t, 5*time.Second, fmt.Sprintf("%s to contain %q", path, s), func() bool {
+	waitFor(t, 15*time.Second, fmt.Sprintf("%s to contain %q", path, s), func() bool {
 		data, _ := os.ReadFile(path)
 		return strings.Contains(string(data), s)
 	})
